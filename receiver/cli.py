@@ -1,0 +1,302 @@
+"""The ``receiver`` command: wires configuration, store, web app, worker and senders together."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import bgl
+from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings, parse_list
+from .invitation import Invitation, sanitise_tag, unique
+
+log = logging.getLogger("receiver")
+
+
+def _fail(lines: list[str], code: int = 2) -> NoReturn:
+    for line in lines:
+        click.echo(f"configuration error: {line}", err=True)
+    sys.exit(code)
+
+
+def settings_or_exit(*, demo: bool = False, intake: bool = False, **overrides: str) -> Settings:
+    """The settings from the environment; every problem on its own line and exit code 2 if any."""
+    environ = {**os.environ, **overrides}
+    try:
+        settings = load_settings(environ, demo=demo, intake=intake)
+    except ConfigError as exc:
+        _fail(exc.problems)
+    if demo:
+        click.secho(demo_banner(settings), err=True, fg="yellow", bold=True)
+    return settings
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+def main() -> None:
+    """Segment Order Completed events -> Trustpilot Business Generated Link invitations."""
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - a declared dependency
+        pass
+    else:
+        load_dotenv(Path.cwd() / ".env", override=False)
+    _setup_logging()
+
+
+# -- serve ----------------------------------------------------------------------------------------
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The production server settings, shared by ``receiver serve`` and the Procfile's web line."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 8,  # well under Segment's ~10 s: a stuck request fails fast and is retried by Segment
+        "graceful_timeout": 25,  # inside Heroku's 30 s between SIGTERM and SIGKILL
+        "keepalive": 5,
+        "accesslog": None,
+    }
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
+              show_default="$PORT or 8000", help="Port to listen on.")
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+              show_default="$WEB_CONCURRENCY or 2", help="Web worker processes.")
+@click.option("--demo", is_flag=True, help="Throwaway keys and API key 'demo': never for real customers.")
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
+    """Run the web app (POST /segment) under gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from .store import Store, StoreUnavailable
+    from .web import create_app
+
+    settings = settings_or_exit(demo=demo, intake=True)
+    store = Store(settings.database_url)
+    try:
+        store.create_schema()
+    except StoreUnavailable as exc:
+        _fail([f"DATABASE_URL: {exc}"], code=1)
+    finally:
+        store.close()  # each web worker opens its own connections after the fork
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(host, port, workers).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings, create_schema=False)
+
+    Server().run()
+
+
+# -- worker ---------------------------------------------------------------------------------------
+
+def build_worker(settings: Settings, stop: threading.Event) -> Any:
+    from .senders import load_sender
+    from .store import Store
+    from .worker import Worker
+
+    try:
+        sender = load_sender(settings.sender, settings.environ)
+    except ValueError as exc:
+        _fail([str(exc)])
+    store = Store(settings.database_url)
+    store.create_schema()
+    return Worker(store, settings, sender, stop=stop)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def worker(once: bool) -> None:
+    """Build the links of due invitations and hand them to the configured sender."""
+    settings = settings_or_exit()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runner = build_worker(settings, stop)
+    try:
+        if once:
+            tally = runner.drain()
+            click.echo(f"sent {tally.sent}, retrying {tally.retrying}, dead {tally.dead}")
+        else:
+            log.info("worker started with sender %r", settings.sender)
+            runner.run_forever()
+            log.info("worker stopped")
+    finally:
+        runner.sender.close()
+        runner.store.close()
+
+
+# -- replay ---------------------------------------------------------------------------------------
+
+def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.json") if p.is_file())
+        else:
+            yield path
+
+
+def _auth_headers(api_key: str) -> dict[str, str]:
+    token = base64.b64encode(f"{api_key}:".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+
+
+def _describe(status: int, body: Any) -> tuple[str, str]:
+    """(outcome, detail) for one response of POST /segment."""
+    if not isinstance(body, dict):
+        return "error", f"HTTP {status}"
+    if "received" in body:  # a batch
+        parts = [f"{body.get(k, 0)} {k}" for k in ("accepted", "duplicate", "ignored", "rejected") if body.get(k)]
+        return "batch", ", ".join(parts) or "empty"
+    outcome = body.get("status") or ("unauthorised" if status == 401 else "rejected" if status < 500 else "error")
+    if status == 501:
+        outcome = "unsupported"
+    return outcome, str(body.get("message", ""))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--url", help="POST to a running receiver (e.g. http://127.0.0.1:8000/segment) instead of in-process.")
+@click.option("--api-key", help="Segment API key to send (default: the first of SEGMENT_API_KEYS).")
+@click.option("--demo", is_flag=True, help="Throwaway keys and a temporary database; delivers with the log sender.")
+@click.option("--deliver/--no-deliver", default=None, help="After replaying, run the worker once (default: with --demo).")
+def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
+    """Replay fixture events (files or folders of JSON) through the same path as POST /segment."""
+    files = list(fixture_files(paths))
+    if url:
+        post = _remote_poster(url, api_key)
+        settings = None
+    else:
+        overrides = {}
+        if demo and not os.environ.get("DATABASE_URL"):
+            overrides = {"DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='receiver-demo-')}/demo.db",
+                         "SENDER": "log"}
+        settings = settings_or_exit(demo=demo, intake=True, **overrides)
+        post = _local_poster(settings, api_key)
+    totals: Counter[str] = Counter()
+    failed = False
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            click.echo(f"{path}  unreadable: {exc.strerror}")
+            failed = True
+            continue
+        try:
+            status, body = post(data)
+        except OSError as exc:
+            click.echo(f"{path}  cannot reach {url}: {type(exc).__name__}", err=True)
+            sys.exit(1)
+        outcome, detail = _describe(status, body)
+        if outcome == "batch":
+            for key in ("accepted", "duplicate", "ignored", "rejected"):
+                totals[key] += int(body.get(key, 0))
+        else:
+            totals[outcome] += 1
+        click.echo(f"{path}  {status} {outcome}  {detail}")
+    click.echo("summary: " + (", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "nothing"))
+    if settings is not None and (deliver if deliver is not None else demo):
+        click.echo("delivering with the worker:")
+        stop = threading.Event()
+        runner = build_worker(settings, stop)
+        tally = runner.drain()
+        click.echo(f"sent {tally.sent}, retrying {tally.retrying}, dead {tally.dead}")
+        runner.store.close()
+    if failed:
+        sys.exit(1)
+
+
+def _local_poster(settings: Settings, api_key: str | None) -> Any:
+    from .web import create_app
+
+    client = create_app(settings).test_client()
+    headers = _auth_headers(api_key or settings.api_keys[0])
+
+    def post(data: bytes) -> tuple[int, Any]:
+        response = client.post("/segment", data=data, headers=headers)
+        return response.status_code, response.get_json(silent=True)
+
+    return post
+
+
+def _remote_poster(url: str, api_key: str | None) -> Any:
+    import requests
+
+    key = api_key or next(iter(parse_list(os.environ.get("SEGMENT_API_KEYS"))), "")
+    if not key:
+        _fail(["replay --url needs --api-key or SEGMENT_API_KEYS"])
+    session = requests.Session()
+    headers = _auth_headers(key)
+
+    def post(data: bytes) -> tuple[int, Any]:
+        try:
+            response = session.post(url, data=data, headers=headers, timeout=15)
+        except requests.RequestException as exc:
+            raise OSError(str(exc)) from None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    return post
+
+
+# -- link / decode --------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--ref", required=True, help="The order reference.")
+@click.option("--sku", "skus", multiple=True, help="A product SKU (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
+def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], demo: bool) -> None:
+    """Print the Business Generated Link for one invitation."""
+    settings = settings_or_exit(demo=demo)
+    invitation = Invitation(message_id="cli", email=email.strip(), name=name.strip(), ref=ref.strip(),
+                            skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags))
+    click.echo(bgl.build_link(invitation.payload(), settings.keys, settings.domain, host=settings.trustpilot_host))
+
+
+@main.command()
+@click.argument("link_or_payload")
+@click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
+def decode(link_or_payload: str, demo: bool) -> None:
+    """Print the JSON payload inside a Business Generated Link (or a bare payload)."""
+    if demo:
+        keys = demo_keys()
+    else:
+        try:
+            keys = bgl.Keys.from_base64(os.environ.get("TRUSTPILOT_ENCRYPT_KEY", ""),
+                                        os.environ.get("TRUSTPILOT_AUTH_KEY", ""))
+        except bgl.KeyProblem as exc:
+            _fail(str(exc).split("; "))
+    try:
+        payload = bgl.decode(link_or_payload, keys)
+    except bgl.InvalidLink as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(payload, ensure_ascii=False))

@@ -1,0 +1,153 @@
+"""Business rules: one ``Order Completed`` message -> one invitation, or a clear reason why not.
+
+Pure: takes a parsed ``Message`` and plain settings, returns plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .segment import Message
+
+MAX_EMAIL = 254
+MAX_NAME = 200
+MAX_REF = 200
+MAX_SKU = 200
+MAX_TAG = 64
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+(\.[A-Za-z0-9\-\u00a0-\uffff]+)+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s+")
+
+
+class Rejected(ValueError):
+    """The message cannot become an invitation; ``str()`` names the field, e.g. ``Missing email address``."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    tags: tuple[str, ...] = ()
+    default_name: str = "Customer"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    message_id: str
+    email: str
+    name: str
+    ref: str
+    skus: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    locale: str | None = None
+    ordered_at: datetime | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The BGL plaintext: required fields, then ``skus`` and ``tags`` when there are any."""
+        payload: dict[str, Any] = {"email": self.email, "name": self.name, "ref": self.ref}
+        if self.skus:
+            payload["skus"] = list(self.skus)
+        if self.tags:
+            payload["tags"] = list(self.tags)
+        return payload
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """A string field as text: control characters out, whitespace folded, bounded; '' if absent."""
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = _CONTROL.sub(" ", str(value))
+    return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def sanitise_tag(tag: str) -> str:
+    """Tags never contain spaces: runs of whitespace become ``_``; bounded length."""
+    return _SPACE.sub("_", _CONTROL.sub("", tag).strip())[:MAX_TAG]
+
+
+def unique(items: Iterable[str]) -> tuple[str, ...]:
+    """Blanks dropped, duplicates removed, order kept."""
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def order_ref(properties: Mapping[str, Any]) -> str:
+    value = properties.get("order_id")
+    if value is None or value == "":
+        raise Rejected("Missing order_id")
+    if isinstance(value, bool | dict | list):
+        raise Rejected("Invalid order_id")
+    ref = clean_text(value, MAX_REF + 1)
+    if not ref:
+        raise Rejected("Missing order_id")
+    if len(ref) > MAX_REF:
+        raise Rejected("Invalid order_id: longer than 200 characters")
+    return ref
+
+
+def customer_email(*sources: Mapping[str, Any]) -> str:
+    """The first email found in ``sources``, checked; ``Missing``/``Invalid email address`` otherwise."""
+    for source in sources:
+        value = source.get("email")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        email = value.strip() if isinstance(value, str) else ""
+        if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+            raise Rejected("Invalid email address")
+        return email
+    raise Rejected("Missing email address")
+
+
+def _joined(*parts: Any) -> str:
+    return clean_text(" ".join(clean_text(part, MAX_NAME) for part in parts), MAX_NAME)
+
+
+def customer_name(properties: Mapping[str, Any], traits: Iterable[Mapping[str, Any]], default: str) -> str:
+    """``name`` + ``surname``, else ``first_name`` + ``last_name``, in the properties then each traits source."""
+    for source in (properties, *traits):
+        name = _joined(source.get("name"), source.get("surname"))
+        if name:
+            return name
+        name = _joined(source.get("first_name"), source.get("last_name"))
+        if name:
+            return name
+    return default
+
+
+def product_skus(products: Any) -> tuple[str, ...]:
+    """Each product's ``sku``, else its ``product_id``."""
+    if not isinstance(products, list):
+        return ()
+    skus = []
+    for product in products:
+        if isinstance(product, dict):
+            sku = clean_text(product.get("sku"), MAX_SKU) or clean_text(product.get("product_id"), MAX_SKU)
+            skus.append(sku)
+    return unique(skus)
+
+
+def invitation_from(message: Message, rules: Rules) -> Invitation:
+    """The invitation an ``Order Completed`` message asks for; ``Rejected`` names what is wrong."""
+    props = message.properties
+    ref = order_ref(props)
+    email = customer_email(props, message.context_traits)
+    name = customer_name(props, (message.context_traits, message.traits), rules.default_name)
+    locale = message.locale or clean_text(props.get("locale"), 35) or None
+    return Invitation(
+        message_id=message.message_id,
+        email=email,
+        name=name,
+        ref=ref,
+        skus=product_skus(props.get("products")),
+        tags=unique(sanitise_tag(tag) for tag in rules.tags),
+        locale=locale,
+        ordered_at=message.timestamp,
+        user_id=message.user_id,
+        anonymous_id=message.anonymous_id,
+    )

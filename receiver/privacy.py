@@ -1,0 +1,11 @@
+"""Masking personal data for logs, metrics, errors and screens."""
+
+from __future__ import annotations
+
+
+def mask_email(email: str | None) -> str:
+    """``jane.doe@example.com`` -> ``j***@example.com``; anything unreadable -> ``***``."""
+    if not email or "@" not in email:
+        return "***"
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else f"***@{domain}"

@@ -1,0 +1,188 @@
+"""Segment messages: shapes, casing and envelopes, turned into one plain ``Message``.
+
+The casing rule is decided once: every key is folded to snake_case (``orderId``, ``OrderID``,
+``ORDER_ID`` and ``order-id`` all become ``order_id``), everywhere but inside ``integrations``,
+whose keys are destination names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+ORDER_COMPLETED = "order completed"
+
+_ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
+_SEPARATORS = re.compile(r"[\s\-.]+")
+_MAX_DEPTH = 32
+
+
+class MessageProblem(ValueError):
+    """A message we cannot read; ``str()`` is the client-facing reason."""
+
+
+def snake_key(key: str) -> str:
+    """``orderId`` / ``OrderID`` / ``ORDER_ID`` / ``order-id`` -> ``order_id``."""
+    key = _ACRONYM_WORD.sub(r"\1_\2", key.strip())
+    key = _WORD_BOUNDARY.sub(r"\1_\2", key)
+    return _SEPARATORS.sub("_", key).lower()
+
+
+def normalise_keys(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with every dict key in snake_case (``integrations`` left as sent).
+
+    Where two spellings of one key meet in one object, the first one sent wins.
+    """
+    if depth > _MAX_DEPTH:
+        raise MessageProblem("The message is nested too deeply")
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = snake_key(key) if isinstance(key, str) else key
+            if name in out:
+                continue
+            out[name] = item if name == "integrations" else normalise_keys(item, depth + 1)
+        return out
+    if isinstance(value, list):
+        return [normalise_keys(item, depth + 1) for item in value]
+    return value
+
+
+def event_key(name: str) -> str:
+    """Event names compared loosely: ``Order Completed``, ``order_completed`` -> ``order completed``."""
+    return " ".join(re.split(r"[\s_]+", name.strip().lower()))
+
+
+def _message_id_for(raw: dict[str, Any]) -> str:
+    """A stable id for a message that came without one: the same body always gets the same id."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _ContextSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    traits = fields.Dict(load_default=dict)
+    locale = fields.String(load_default=None, allow_none=True)
+
+
+class MessageSchema(Schema):
+    """One Segment message, after key normalisation. Unknown fields are kept out of the result."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(CALL_TYPES, error="Unknown message type"),
+        error_messages={"required": "Missing message type", "invalid": "Invalid message type"},
+    )
+    message_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=255),
+        error_messages={"invalid": "Invalid messageId"},
+    )
+    event = fields.String(load_default=None, allow_none=True, error_messages={"invalid": "Invalid event"})
+    user_id = fields.Raw(load_default=None, allow_none=True)
+    anonymous_id = fields.Raw(load_default=None, allow_none=True)
+    timestamp = fields.Raw(load_default=None, allow_none=True)
+    properties = fields.Dict(load_default=dict, error_messages={"invalid": "Invalid properties"})
+    traits = fields.Dict(load_default=dict, error_messages={"invalid": "Invalid traits"})
+    context = fields.Nested(_ContextSchema, load_default=dict, error_messages={"type": "Invalid context"})
+
+    @pre_load
+    def _lowercase_type(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if isinstance(data.get("type"), str):
+            data = {**data, "type": data["type"].strip().lower()}
+        if data.get("properties") is None:
+            data = {**data, "properties": {}}
+        return data
+
+
+_SCHEMA = MessageSchema()
+
+
+@dataclass(frozen=True)
+class Message:
+    type: str
+    message_id: str
+    event: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    timestamp: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    context_traits: dict[str, Any] = field(default_factory=dict)
+    locale: str | None = None
+    integrations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_order_completed(self) -> bool:
+        return self.type == "track" and self.event is not None and event_key(self.event) == ORDER_COMPLETED
+
+
+def _first_error(errors: Any) -> str:
+    """The first human message in marshmallow's nested error dict."""
+    while isinstance(errors, dict):
+        errors = next(iter(errors.values()))
+    if isinstance(errors, list):
+        return _first_error(errors[0]) if errors else "Invalid message"
+    return str(errors)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp as an aware UTC datetime; None when absent or unreadable.
+
+    An unreadable timestamp does not cost the customer an invitation: the receipt time stands in.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _optional_id(value: Any) -> str | None:
+    if value is None or isinstance(value, bool) or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_message(raw: Any) -> Message:
+    """One Segment message (a decoded JSON value) -> ``Message``; ``MessageProblem`` says why not."""
+    if not isinstance(raw, dict):
+        raise MessageProblem("A message must be a JSON object")
+    normal = normalise_keys(raw)
+    try:
+        data = _SCHEMA.load(normal)
+    except ValidationError as exc:
+        raise MessageProblem(_first_error(exc.messages)) from None
+    integrations = normal.get("integrations")
+    context = data["context"]
+    message_id = (data["message_id"] or "").strip() or _message_id_for(raw)
+    return Message(
+        type=data["type"],
+        message_id=message_id,
+        event=data["event"],
+        user_id=_optional_id(data["user_id"]),
+        anonymous_id=_optional_id(data["anonymous_id"]),
+        timestamp=parse_timestamp(data["timestamp"]),
+        properties=data["properties"],
+        traits=data["traits"],
+        context_traits=context.get("traits") or {},
+        locale=context.get("locale"),
+        integrations=integrations if isinstance(integrations, dict) else {},
+    )

@@ -1,0 +1,282 @@
+"""The outbox: invitations as rows of a work queue, in SQLAlchemy Core, on SQLite or PostgreSQL.
+
+Every write is one statement in one transaction, so it is atomic on both databases:
+- ``add`` inserts with ``ON CONFLICT DO NOTHING``: the unique ``message_id`` and unique
+  ``(domain, order_key)`` make a retried or repeated message a no-op, even under concurrency;
+- ``claim`` moves due rows to ``sending`` with a lease in one ``UPDATE ... RETURNING``
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so no row goes to two workers; a ``sending`` row
+  whose lease ran out is due again;
+- ``mark_*`` only touch a row still held under the caller's lease token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .invitation import Invitation
+
+PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
+    "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
+)
+STATES = (PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED)
+QUEUED = (PENDING, RETRYING, SENDING)  # a SENDING row is due again once its lease (next_attempt_at) ran out
+MAX_ERROR = 500
+
+metadata = MetaData()
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("ref", String(255), nullable=False),
+    Column("order_key", String(300), nullable=False),
+    Column("email", String(254)),
+    Column("name", String(255)),
+    Column("skus", JSON, nullable=False, default=list),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("locale", String(35)),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("lease_token", String(32)),
+    Column("last_error", String(MAX_ERROR)),
+    Column("ordered_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("message_id", name="uq_invitations_message_id"),
+    UniqueConstraint("domain", "order_key", name="uq_invitations_domain_order"),
+)
+_due = invitations.c.state.in_(QUEUED)
+Index("ix_invitations_due", invitations.c.next_attempt_at, postgresql_where=_due, sqlite_where=_due)
+Index("ix_invitations_state", invitations.c.state)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached, or stayed locked past the timeout: try again later."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed invitation, held under ``lease_token`` until the worker records what happened."""
+
+    id: int
+    message_id: str
+    email: str
+    name: str
+    ref: str
+    skus: tuple[str, ...]
+    tags: tuple[str, ...]
+    locale: str | None
+    attempts: int
+    lease_token: str
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """Stored times are naive UTC on both databases."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": timeout_seconds, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=timeout_seconds,
+        connect_args={
+            "connect_timeout": max(1, int(timeout_seconds)),
+            "options": f"-c statement_timeout={int(timeout_seconds * 1000)}"
+            f" -c lock_timeout={int(timeout_seconds * 1000)}",
+        },
+    )
+
+
+class Store:
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
+        self.engine = make_engine(url, timeout_seconds=timeout_seconds)
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def create_schema(self) -> None:
+        with _Translate():
+            metadata.create_all(self.engine)
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def add(
+        self, items: Sequence[Invitation], *, domain: str, now: datetime, due_at: Sequence[datetime] | None = None,
+        order_keys: Sequence[str] | None = None,
+    ) -> list[bool]:
+        """Store each new invitation in one transaction; per item, True if stored, False if a duplicate.
+
+        A duplicate has the ``message_id`` of a stored invitation, or the same order key for the domain
+        (by default the order ``ref``): Segment's retries and repeated orders make no second row.
+        """
+        if not items:
+            return []
+        now = naive_utc(now)
+        rows = []
+        for index, item in enumerate(items):
+            rows.append({
+                "message_id": item.message_id,
+                "domain": domain,
+                "ref": item.ref,
+                "order_key": order_keys[index] if order_keys else item.ref,
+                "email": item.email,
+                "name": item.name,
+                "skus": list(item.skus),
+                "tags": list(item.tags),
+                "locale": item.locale,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": naive_utc(due_at[index]) if due_at else now,
+                "ordered_at": naive_utc(item.ordered_at) if item.ordered_at else None,
+                "created_at": now,
+                "updated_at": now,
+            })
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(invitations)
+        statement = insert.values(rows).on_conflict_do_nothing().returning(invitations.c.message_id)
+        with _Translate(), self.engine.begin() as conn:
+            stored = {row.message_id for row in conn.execute(statement)}
+        result = []
+        for item in items:
+            result.append(item.message_id in stored)
+            stored.discard(item.message_id)  # a second copy in the same batch is a duplicate
+        return result
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    def claim(self, *, now: datetime, limit: int, lease_seconds: float) -> list[Job]:
+        """Take up to ``limit`` due invitations for one worker, leased until ``now + lease_seconds``."""
+        now = naive_utc(now)
+        token = secrets.token_hex(16)
+        due = (
+            select(invitations.c.id)
+            .where(_due, invitations.c.next_attempt_at <= now)
+            .order_by(invitations.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(invitations)
+            .where(invitations.c.id.in_(due.scalar_subquery()))
+            .values(
+                state=SENDING,
+                attempts=invitations.c.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                lease_token=token,
+                updated_at=now,
+            )
+            .returning(*(invitations.c[name] for name in (
+                "id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts")))
+        )
+        with _Translate(), self.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        jobs = [
+            Job(id=row.id, message_id=row.message_id, email=row.email or "", name=row.name or "",
+                ref=row.ref, skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
+                attempts=row.attempts, lease_token=token)
+            for row in rows
+        ]
+        return sorted(jobs, key=lambda job: job.id)
+
+    def _finish(self, job: Job, now: datetime, **values: Any) -> bool:
+        statement = (
+            update(invitations)
+            .where(invitations.c.id == job.id, invitations.c.lease_token == job.lease_token,
+                   invitations.c.state == SENDING)
+            .values(lease_token=None, updated_at=naive_utc(now), **values)
+        )
+        with _Translate(), self.engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def mark_sent(self, job: Job, *, now: datetime) -> bool:
+        """Record a delivery; False if the lease had been lost to another worker meanwhile."""
+        return self._finish(job, now, state=SENT, sent_at=naive_utc(now), last_error=None)
+
+    def mark_retry(self, job: Job, *, now: datetime, at: datetime, error: str) -> bool:
+        return self._finish(job, now, state=RETRYING, next_attempt_at=naive_utc(at), last_error=error[:MAX_ERROR])
+
+    def mark_dead(self, job: Job, *, now: datetime, error: str) -> bool:
+        return self._finish(job, now, state=DEAD, last_error=error[:MAX_ERROR])
+
+    def release(self, jobs: Iterable[Job], *, now: datetime) -> None:
+        """Give claimed rows back untouched (a stopping worker): due now, the attempt not counted."""
+        for job in jobs:
+            self._finish(job, now, state=PENDING if job.attempts <= 1 else RETRYING,
+                         attempts=job.attempts - 1, next_attempt_at=naive_utc(now))
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        statement = select(invitations.c.state, func.count()).group_by(invitations.c.state)
+        with _Translate(), self.engine.connect() as conn:
+            found = dict(conn.execute(statement).all())
+        return {state: int(found.get(state, 0)) for state in STATES}
+
+    def get(self, invitation_id: int) -> dict[str, Any] | None:
+        with _Translate(), self.engine.connect() as conn:
+            row = conn.execute(select(invitations).where(invitations.c.id == invitation_id)).first()
+        return dict(row._mapping) if row else None
+
+    def find(self, *, message_id: str) -> dict[str, Any] | None:
+        with _Translate(), self.engine.connect() as conn:
+            row = conn.execute(select(invitations).where(invitations.c.message_id == message_id)).first()
+        return dict(row._mapping) if row else None
+
+
+class _Translate:
+    """Database outages become ``StoreUnavailable``; programming errors stay what they are."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, _tb: Any) -> bool:
+        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            raise StoreUnavailable("the database is unavailable or locked; try again") from exc
+        return False
