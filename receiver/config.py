@@ -6,8 +6,8 @@ nothing else in the package reads the environment. Secrets never appear in a pro
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .bgl import DEFAULT_HOST, Keys, KeyProblem, load_key
+from .bgl import DEFAULT_HOST, KeyProblem, Keys, load_key
 
 DEFAULT_DATABASE_URL = "sqlite:///receiver.db"
 DEMO_DOMAIN = "example.com"

@@ -1,0 +1,153 @@
+"""The receiver command, as a user runs it: real processes, real HTTP, real SQLite."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture, free_port
+from receiver import bgl
+from receiver.cli import main
+
+KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
+LINK = re.compile(r"https://www\.trustpilot\.com/evaluate-bgl/\S+")
+
+
+def run(args, env, **kw):
+    return CliRunner().invoke(main, args, env=env, catch_exceptions=False, **kw)
+
+
+def test_link_then_decode_round_trip(sqlite_url):
+    env = base_env(DATABASE_URL=sqlite_url)
+    made = run(["link", "--email", "jane@example.com", "--name", "Jane Roe", "--ref", "A-1",
+                "--sku", "S1", "--sku", "S2", "--tag", "vip customer"], env)
+    assert made.exit_code == 0
+    link = made.output.strip()
+    assert LINK.fullmatch(link)
+    decoded = run(["decode", link], env)
+    assert decoded.exit_code == 0
+    assert json.loads(decoded.output) == {"email": "jane@example.com", "name": "Jane Roe", "ref": "A-1",
+                                          "skus": ["S1", "S2"], "tags": ["vip_customer"]}
+
+
+def test_decode_refuses_a_tampered_link_without_a_traceback(sqlite_url):
+    env = base_env()
+    link = run(["link", "--email", "a@b.co", "--name", "A", "--ref", "1"], env).output.strip()
+    tampered = link[:-6] + ("A" if link[-6] != "A" else "B") + link[-5:]
+    result = CliRunner().invoke(main, ["decode", tampered], env=env)
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_configuration_errors_are_one_line_each_and_exit_2():
+    env = {"TRUSTPILOT_DOMAIN": "https://example.com/", "TRUSTPILOT_ENCRYPT_KEY": "nope!",
+           "TRUSTPILOT_AUTH_KEY": "", "SEGMENT_API_KEYS": "", "MAX_ATTEMPTS": "many", "DATABASE_URL": ""}
+    result = CliRunner().invoke(main, ["serve"], env=env)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "configuration error: TRUSTPILOT_DOMAIN must be a bare domain such as example.com (no scheme, no path)",
+        "configuration error: TRUSTPILOT_ENCRYPT_KEY is not valid base64",
+        "configuration error: TRUSTPILOT_AUTH_KEY is not set",
+        "configuration error: SEGMENT_API_KEYS is not set: the API key(s) Segment sends, comma-separated",
+        "configuration error: MAX_ATTEMPTS must be a whole number, not 'many'",
+    ]
+
+
+def test_an_unknown_sender_is_a_configuration_error(sqlite_url):
+    result = CliRunner().invoke(main, ["worker", "--once"], env=base_env(DATABASE_URL=sqlite_url, SENDER="pigeon"))
+    assert result.exit_code == 2
+    assert "SENDER='pigeon' is not a known sender" in result.output
+
+
+def test_replay_in_process_prints_a_line_per_event_and_a_summary(sqlite_url):
+    result = run(["replay", str(FIXTURES)], base_env(DATABASE_URL=sqlite_url))
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(list(FIXTURES.glob("*.json"))) + 1
+    assert any("order-completed-seed.json  200 accepted" in line for line in lines)
+    assert any("order-completed-missing-email.json  400 rejected  Missing email address" in line for line in lines)
+    assert any("page.json  501 unsupported" in line for line in lines)
+    assert lines[-1] == "summary: 4 accepted, 2 ignored, 3 rejected, 1 unsupported"
+    again = run(["replay", str(FIXTURES / "order-completed-seed.json")], base_env(DATABASE_URL=sqlite_url))
+    assert "200 duplicate" in again.output
+
+
+def test_replay_demo_shows_the_whole_path(tmp_path):
+    env = {"DATABASE_URL": "", "SEGMENT_API_KEYS": "", "TRUSTPILOT_DOMAIN": ""}
+    result = CliRunner().invoke(main, ["replay", "--demo", str(FIXTURES)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "DEMO MODE" in result.output
+    links = LINK.findall(result.output)
+    assert len(links) == 4
+    from receiver.config import demo_keys
+    decoded = [bgl.decode(link, demo_keys()) for link in links]
+    assert {"email": "test@example.com", "name": "John Johnson", "ref": "50314b8e9bcf000000000000",
+            "skus": ["45790-32", "46493-32"]} in decoded
+    assert "test@example.com" not in result.output  # the log sender masks the recipient
+    assert "t***@example.com" in result.output
+
+
+def _wait_for(url, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(url, timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.fixture
+def served(tmp_path):
+    """``receiver serve`` under gunicorn, as the Procfile runs it, on a real port."""
+    port = free_port()
+    env = {**os.environ, **base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", PORT=str(port),
+                                    WEB_CONCURRENCY="2")}
+    process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", env
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_end_to_end_over_real_http_then_worker_once(served, tmp_path):
+    base, env = served
+    seed = fixture("order-completed-seed.json")
+    response = requests.post(f"{base}/segment", json=seed, headers=basic_auth(), timeout=5)
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    again = requests.post(f"{base}/segment", json=seed, headers=basic_auth(), timeout=5)
+    assert again.json()["duplicate"] is True
+    missing = requests.post(f"{base}/segment", json=fixture("order-completed-missing-email.json"),
+                            headers=basic_auth(), timeout=5)
+    assert missing.status_code == 400 and missing.json() == {"status": "rejected",
+                                                             "message": "Missing email address",
+                                                             "messageId": "ajs-next-5d6e6f7a8b9c0d1e2f3a4b5c6d7e8f95"}
+
+    worker = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 0, worker.stderr
+    [link] = LINK.findall(worker.stdout)
+    assert bgl.decode(link, KEYS) == {"email": "test@example.com", "name": "John Johnson",
+                                      "ref": "50314b8e9bcf000000000000", "skus": ["45790-32", "46493-32"]}
+    assert "t***@example.com" in worker.stdout and "test@example.com" not in worker.stdout + worker.stderr
+    assert "sent 1, retrying 0, dead 0" in worker.stdout
+    second = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert "sent 0," in second.stdout and not LINK.findall(second.stdout)
+
+
+def test_python_dash_m_and_the_console_script_are_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "receiver", "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "replay" in result.stdout
+    assert Path(sys.executable).with_name("receiver").exists()

@@ -1,0 +1,81 @@
+import pytest
+
+from conftest import fixture
+from receiver.invitation import Rejected, Rules, invitation_from, sanitise_tag
+from receiver.segment import parse_message
+
+RULES = Rules(tags=("segment", "summer sale"), default_name="Valued customer")
+
+
+def invite(properties=None, traits=None, **envelope):
+    raw = {"type": "track", "event": "Order Completed", "messageId": "m-1", "properties": properties or {},
+           "context": {"traits": traits or {}}, **envelope}
+    return invitation_from(parse_message(raw), RULES)
+
+
+def test_the_seed_order():
+    invitation = invitation_from(parse_message(fixture("order-completed-seed.json")), Rules(tags=("segment",)))
+    assert invitation.payload() == {
+        "email": "test@example.com", "name": "John Johnson", "ref": "50314b8e9bcf000000000000",
+        "skus": ["45790-32", "46493-32"], "tags": ["segment"],
+    }
+    assert invitation.locale == "en-US"
+
+
+def test_a_numeric_order_id_is_kept_as_a_string():
+    assert invite({"order_id": 100045, "email": "a@b.co"}).ref == "100045"
+    assert invite({"order_id": 12.0, "email": "a@b.co"}).ref == "12"
+
+
+@pytest.mark.parametrize("props, reason", [
+    ({"email": "a@b.co"}, "Missing order_id"),
+    ({"order_id": "", "email": "a@b.co"}, "Missing order_id"),
+    ({"order_id": "   ", "email": "a@b.co"}, "Missing order_id"),
+    ({"order_id": True, "email": "a@b.co"}, "Invalid order_id"),
+    ({"order_id": {"id": 1}, "email": "a@b.co"}, "Invalid order_id"),
+    ({"order_id": "1"}, "Missing email address"),
+    ({"order_id": "1", "email": ""}, "Missing email address"),
+    ({"order_id": "1", "email": "not-an-email"}, "Invalid email address"),
+    ({"order_id": "1", "email": "a b@c.com"}, "Invalid email address"),
+    ({"order_id": "1", "email": "a@localhost"}, "Invalid email address"),
+    ({"order_id": "1", "email": 42}, "Invalid email address"),
+    ({"order_id": "1", "email": "x" * 250 + "@b.co"}, "Invalid email address"),
+])
+def test_rejections_name_the_field(props, reason):
+    with pytest.raises(Rejected, match=f"^{reason}"):
+        invite(props)
+
+
+def test_name_falls_back_in_order():
+    base = {"order_id": "1", "email": "a@b.co"}
+    assert invite({**base, "name": "John", "surname": "Johnson"}).name == "John Johnson"
+    assert invite({**base, "name": "Jane Roe"}).name == "Jane Roe"
+    assert invite({**base, "first_name": "Jürgen", "last_name": "Müller"}).name == "Jürgen Müller"
+    assert invite(base, traits={"name": "Trait Name"}).name == "Trait Name"
+    assert invite(base, traits={"firstName": "Ann", "lastName": "Lee"}).name == "Ann Lee"
+    assert invite(base).name == "Valued customer"
+    assert invite({**base, "name": "  \n\t "}).name == "Valued customer"
+
+
+def test_skus_take_sku_else_product_id_without_blanks_or_repeats():
+    products = [{"product_id": "P1"}, {"sku": "S2", "product_id": "P2"}, {"sku": "", "product_id": ""},
+                {"sku": "S2"}, {"product_id": 77}, "junk", {"sku": None, "product_id": "P1"}]
+    assert invite({"order_id": "1", "email": "a@b.co", "products": products}).skus == ("P1", "S2", "77")
+    assert invite({"order_id": "1", "email": "a@b.co", "products": "nope"}).skus == ()
+
+
+def test_tags_never_contain_spaces():
+    assert invite({"order_id": "1", "email": "a@b.co"}).tags == ("segment", "summer_sale")
+    assert sanitise_tag("  a \t b\n") == "a_b"
+
+
+def test_control_characters_are_removed_from_text_fields():
+    invitation = invite({"order_id": "A\x00-1", "email": "a@b.co", "name": "Bad\x07 Name"})
+    assert invitation.ref == "A -1" and invitation.name == "Bad Name"
+
+
+def test_the_locale_comes_from_the_context_then_the_properties():
+    assert invite({"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}).locale == "fr-FR"
+    raw_context = {"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}
+    raw = {"type": "track", "event": "Order Completed", "properties": raw_context, "context": {"locale": "de-DE"}}
+    assert invitation_from(parse_message(raw), RULES).locale == "de-DE"

@@ -1,0 +1,63 @@
+import pytest
+
+from conftest import fixture
+from receiver.segment import MessageProblem, event_key, normalise_keys, parse_message, snake_key
+
+
+@pytest.mark.parametrize("key", ["order_id", "orderId", "OrderId", "OrderID", "ORDER_ID", "order-id", "Order Id"])
+def test_every_casing_of_a_key_folds_to_snake_case(key):
+    assert snake_key(key) == "order_id"
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("firstName", "first_name"), ("lastName", "last_name"), ("productID", "product_id"),
+    ("SKU", "sku"), ("Email", "email"), ("messageId", "message_id"), ("userId", "user_id"),
+])
+def test_other_keys(key, expected):
+    assert snake_key(key) == expected
+
+
+def test_integrations_keep_destination_names_and_the_first_spelling_wins():
+    out = normalise_keys({"integrations": {"Trustpilot": False, "All": True}, "orderId": "1", "order_id": "2"})
+    assert out == {"integrations": {"Trustpilot": False, "All": True}, "order_id": "1"}
+
+
+def test_the_seed_fixture_parses():
+    message = parse_message(fixture("order-completed-seed.json"))
+    assert message.type == "track" and message.is_order_completed
+    assert message.message_id == "ajs-next-1f7b0c2d9e8a4c1f8a2b3c4d5e6f7a81"
+    assert message.properties["order_id"] == "50314b8e9bcf000000000000"
+    assert message.locale == "en-US"
+    assert message.timestamp.isoformat() == "2026-11-20T10:15:02+00:00"
+
+
+@pytest.mark.parametrize("name", ["Order Completed", "order completed", "order_completed", " ORDER  Completed "])
+def test_event_names_compare_loosely(name):
+    assert event_key(name) == "order completed"
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ([], "JSON object"),
+    ("text", "JSON object"),
+    ({}, "Missing message type"),
+    ({"type": "purchase"}, "Unknown message type"),
+    ({"type": 5}, "Invalid message type"),
+    ({"type": "track", "properties": []}, "Invalid properties"),
+    ({"type": "track", "event": {"x": 1}}, "Invalid event"),
+])
+def test_unreadable_messages_name_the_problem(raw, reason):
+    with pytest.raises(MessageProblem, match=reason):
+        parse_message(raw)
+
+
+def test_a_message_without_an_id_gets_a_stable_one():
+    raw = {"type": "track", "event": "Order Completed", "properties": {"order_id": "1"}}
+    first, again = parse_message(raw), parse_message(dict(raw))
+    assert first.message_id == again.message_id and first.message_id.startswith("sha256:")
+    assert parse_message({**raw, "properties": {"order_id": "2"}}).message_id != first.message_id
+
+
+def test_an_unreadable_timestamp_is_dropped_not_fatal():
+    assert parse_message({"type": "track", "timestamp": "yesterday"}).timestamp is None
+    naive = parse_message({"type": "track", "timestamp": "2026-01-02T03:04:05"}).timestamp
+    assert naive.isoformat() == "2026-01-02T03:04:05+00:00"
