@@ -21,9 +21,9 @@ from receiver.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SHARED = ROOT.parent / "shared" / "reference"
-VECTORS_FILE = SHARED / "bgl-vectors.json"
-VECTORS = json.loads(VECTORS_FILE.read_text()) if VECTORS_FILE.exists() else []
+SHARED_VECTORS = ROOT.parent / "shared" / "reference" / "bgl-vectors.json"
+# A copy of Trustpilot's reference vectors, so that the tests stand on their own.
+VECTORS = json.loads((ROOT / "tests" / "data" / "bgl-vectors.json").read_text())
 ENCRYPT_KEY = "p5+FYz/GQQGalwaH2kd1XF/hDWwkXJjLjvljC5MS7TM="
 AUTH_KEY = "C5UYaa2LWj0HY8M8/ZTG/J5rTVl27l+KvCHvVR2mAWU="
 API_KEY = "test-api-key"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, VECTORS
+from conftest import AUTH_KEY, ENCRYPT_KEY, SHARED_VECTORS, VECTORS
 from receiver import bgl
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
@@ -21,8 +21,10 @@ def is_json(text):
 PAYLOAD_VECTORS = [case for case in VECTORS if is_json(case["plaintext"])]
 
 
-def test_the_vectors_are_there():
-    assert len(VECTORS) >= 4, "../shared/reference/bgl-vectors.json is missing"
+def test_the_vectors_are_there_and_match_the_shared_reference():
+    assert len(VECTORS) >= 4
+    if SHARED_VECTORS.exists():
+        assert json.loads(SHARED_VECTORS.read_text()) == VECTORS
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=[case["description"] for case in VECTORS])
