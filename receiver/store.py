@@ -149,12 +149,14 @@ class Store:
 
     def add(
         self, items: Sequence[Invitation], *, domain: str, now: datetime, due_at: Sequence[datetime] | None = None,
-        order_keys: Sequence[str] | None = None,
+        order_keys: Sequence[str] | None = None, states: Sequence[str] | None = None,
+        errors: Sequence[str | None] | None = None,
     ) -> list[bool]:
         """Store each new invitation in one transaction; per item, True if stored, False if a duplicate.
 
         A duplicate has the ``message_id`` of a stored invitation, or the same order key for the domain
         (by default the order ``ref``): Segment's retries and repeated orders make no second row.
+        ``states``/``errors``: per item, a state other than ``pending`` (e.g. ``suppressed``) and its reason.
         """
         if not items:
             return []
@@ -171,7 +173,8 @@ class Store:
                 "skus": list(item.skus),
                 "tags": list(item.tags),
                 "locale": item.locale,
-                "state": PENDING,
+                "state": states[index] if states else PENDING,
+                "last_error": errors[index] if errors else None,
                 "attempts": 0,
                 "next_attempt_at": naive_utc(due_at[index]) if due_at else now,
                 "ordered_at": naive_utc(item.ordered_at) if item.ordered_at else None,
