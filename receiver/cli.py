@@ -76,33 +76,61 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
+def open_store(settings: Settings, *, migrate: bool = True) -> Any:
+    """The store for ``DATABASE_URL``, migrated to the newest schema; an unreachable database exits 1."""
+    from .store import Store, StoreUnavailable
+
+    store = Store(settings.database_url, timeout_seconds=settings.db_timeout)
+    if migrate:
+        try:
+            store.upgrade()
+        except StoreUnavailable as exc:
+            store.close()
+            click.echo(f"error: DATABASE_URL: {exc}", err=True)
+            sys.exit(1)
+    return store
+
+
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
               show_default="$PORT or 8000", help="Port to listen on.")
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
               show_default="$WEB_CONCURRENCY or 2", help="Web worker processes.")
+@click.option("--worker", "with_worker", is_flag=True, help="Also run a delivery worker: one command, whole service.")
 @click.option("--demo", is_flag=True, help="Throwaway keys and API key 'demo': never for real customers.")
-def serve(host: str, port: int, workers: int, demo: bool) -> None:
+def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> None:
     """Run the web app (POST /segment) under gunicorn."""
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
-    from .store import Store, StoreUnavailable
     from .web import create_app
 
     settings = settings_or_exit(demo=demo, intake=True)
-    store = Store(settings.database_url)
-    try:
-        store.create_schema()
-    except StoreUnavailable as exc:
-        _fail([f"DATABASE_URL: {exc}"], code=1)
-    finally:
-        store.close()  # each web worker opens its own connections after the fork
+    open_store(settings).close()  # migrate once here; each web worker opens its own connections after the fork
+    delivery: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(_server: Any) -> None:
+        command = [sys.executable, "-m", "receiver", "worker", *(["--demo"] if demo else [])]
+        delivery.append(subprocess.Popen(command))
+        log.info("started the delivery worker (pid %s)", delivery[0].pid)
+
+    def stop_worker(_server: Any) -> None:
+        for process in delivery:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in gunicorn_options(host, port, workers).items():
                 self.cfg.set(key, value)
+            if with_worker:
+                self.cfg.set("when_ready", start_worker)
+                self.cfg.set("on_exit", stop_worker)
 
         def load(self) -> Any:
             return create_app(settings, create_schema=False)
@@ -114,31 +142,31 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
 
 def build_worker(settings: Settings, stop: threading.Event) -> Any:
     from .senders import load_sender
-    from .store import Store
     from .worker import Worker
 
     try:
         sender = load_sender(settings.sender, settings.environ)
     except ValueError as exc:
-        _fail([str(exc)])
-    store = Store(settings.database_url)
-    store.create_schema()
-    return Worker(store, settings, sender, stop=stop)
+        _fail(str(exc).splitlines())
+    return Worker(open_store(settings), settings, sender, stop=stop)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-def worker(once: bool) -> None:
-    """Build the links of due invitations and hand them to the configured sender."""
-    settings = settings_or_exit()
+@click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
+def worker(once: bool, demo: bool) -> None:
+    """Build the links of due invitations and hand them to the configured sender.
+
+    On SIGTERM it finishes the invitation in hand, gives the rest of its batch back, and exits.
+    """
+    settings = settings_or_exit(demo=demo)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runner = build_worker(settings, stop)
     try:
         if once:
-            tally = runner.drain()
-            click.echo(f"sent {tally.sent}, retrying {tally.retrying}, dead {tally.dead}")
+            click.echo(str(runner.drain()))
         else:
             log.info("worker started with sender %r", settings.sender)
             runner.run_forever()
@@ -146,6 +174,75 @@ def worker(once: bool) -> None:
     finally:
         runner.sender.close()
         runner.store.close()
+
+
+# -- operations -----------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply the migrations (the Procfile's release line runs this)."""
+    settings = settings_or_exit()
+    open_store(settings).close()
+    click.echo("database is at the newest schema")
+
+
+@main.command()
+@click.option("--dead", is_flag=True, help="Bring the dead invitations back too.")
+@click.option("--id", "invitation_id", type=int, help="Only this invitation (retrying or dead).")
+def retry(dead: bool, invitation_id: int | None) -> None:
+    """Make retrying invitations due now (with --dead, dead ones too)."""
+    from .clock import utcnow
+
+    settings = settings_or_exit()
+    store = open_store(settings)
+    changed = store.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
+    store.close()
+    click.echo(f"{changed} invitation(s) due now")
+    if invitation_id is not None and not changed:
+        click.echo(f"invitation {invitation_id} is not retrying or dead", err=True)
+        sys.exit(1)
+
+
+def status_lines(store: Any, now: Any) -> list[str]:
+    counts = store.counts()
+    lines = ["invitations by state:"]
+    lines += [f"  {state:<10} {count}" for state, count in counts.items()]
+    oldest = store.oldest_due(now=now)
+    lines.append("oldest due invitation: " + (f"waiting {_age(now - oldest)}" if oldest else "none due"))
+    errors = store.last_errors()
+    lines.append("last errors:" if errors else "last errors: none")
+    for row in errors:
+        lines.append(f"  #{row['id']} {row['state']} after {row['attempts']} attempt(s) at "
+                     f"{row['updated_at']:%Y-%m-%d %H:%M:%S}Z: {row['last_error']}")
+    return lines
+
+
+def _age(delta: Any) -> str:
+    """``2d 3h``, ``3h 5m``, ``5m 2s``, ``40s``: the two largest units."""
+    seconds = max(0, int(delta.total_seconds()))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount or parts:
+            parts.append(f"{amount}{unit}")
+    return " ".join(parts[:2]) or "0s"
+
+
+@main.command()
+def status() -> None:
+    """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
+    from .clock import utcnow
+
+    settings = settings_or_exit()
+    store = open_store(settings)
+    for line in status_lines(store, utcnow()):
+        click.echo(line)
+    store.close()
 
 
 # -- replay ---------------------------------------------------------------------------------------
@@ -222,8 +319,7 @@ def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: b
         click.echo("delivering with the worker:")
         stop = threading.Event()
         runner = build_worker(settings, stop)
-        tally = runner.drain()
-        click.echo(f"sent {tally.sent}, retrying {tally.retrying}, dead {tally.dead}")
+        click.echo(str(runner.drain()))
         runner.store.close()
     if failed:
         sys.exit(1)

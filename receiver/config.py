@@ -54,6 +54,10 @@ class Settings:
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     worker_batch: int = 50
+    db_timeout: float = 5.0
+    invitation_delay: float = 0.0
+    max_event_age: float = 0.0  # 0: no limit
+    dedupe_orders: bool = True
     demo: bool = False
     # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -112,6 +116,17 @@ class _Reader:
             self.problems.append(f"{name}: {exc}")
             return parse_duration(default)
 
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name} must be true or false, not {raw!r}")
+        return default
+
     def key(self, name: str) -> bytes:
         try:
             return load_key(self.text(name), name)
@@ -167,6 +182,10 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         lease_seconds=read.duration("LEASE", "120s"),
         poll_seconds=read.duration("POLL_INTERVAL", "1s"),
         worker_batch=int(read.number("WORKER_BATCH", 50, integer=True, minimum=1)),
+        db_timeout=read.duration("DB_TIMEOUT", "5s"),
+        invitation_delay=read.duration("INVITATION_DELAY", "0"),
+        max_event_age=read.duration("MAX_EVENT_AGE", "0"),
+        dedupe_orders=read.flag("DEDUPE_ORDERS", True),
         demo=demo,
         environ=dict(environ),
     )

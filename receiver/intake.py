@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Settings
@@ -66,11 +66,22 @@ class Intake:
         except Rejected as reason:
             return Verdict(REJECTED, str(reason), message.message_id)
 
+    def due_at(self, invitation: Invitation, now: datetime) -> datetime:
+        """The order's own time plus ``INVITATION_DELAY`` (never in the past)."""
+        if not self.settings.invitation_delay:
+            return now
+        return max(now, (invitation.ordered_at or now) + timedelta(seconds=self.settings.invitation_delay))
+
     def process(self, messages: Sequence[Any]) -> list[Verdict]:
         """One verdict per message, in order; the accepted ones are stored before this returns."""
         classified = [self.classify(raw) for raw in messages]
         fresh = [item for item in classified if isinstance(item, Invitation)]
-        stored = iter(self.store.add(fresh, domain=self.settings.domain, now=self.clock()))
+        now = self.clock()
+        stored = iter(self.store.add(
+            fresh, domain=self.settings.domain, now=now,
+            due_at=[self.due_at(item, now) for item in fresh],
+            order_keys=[item.ref if self.settings.dedupe_orders else f"message:{item.message_id}" for item in fresh],
+        ))
         verdicts = []
         for item in classified:
             if isinstance(item, Verdict):

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -28,10 +29,12 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +42,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .invitation import Invitation
+
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
     "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
@@ -97,6 +102,7 @@ class Job:
     locale: str | None
     attempts: int
     lease_token: str
+    ordered_at: datetime | None = None  # aware UTC
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -141,9 +147,29 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def create_schema(self) -> None:
-        with _Translate():
-            metadata.create_all(self.engine)
+    def upgrade(self) -> None:
+        """Apply the Alembic migrations up to the newest (``receiver db upgrade``); safe to run concurrently."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with _Translate(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # one migrator at a time; the others wait, then find nothing to do
+                conn.execute(text("SELECT pg_advisory_xact_lock(7416093)"))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    create_schema = upgrade
+
+    def is_migrated(self) -> bool:
+        """True when the database answers and carries the newest migration."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        with _Translate(), self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() == head
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -216,14 +242,15 @@ class Store:
                 updated_at=now,
             )
             .returning(*(invitations.c[name] for name in (
-                "id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts")))
+                "id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")))
         )
         with _Translate(), self.engine.begin() as conn:
             rows = conn.execute(statement).all()
         jobs = [
             Job(id=row.id, message_id=row.message_id, email=row.email or "", name=row.name or "",
                 ref=row.ref, skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
-                attempts=row.attempts, lease_token=token)
+                attempts=row.attempts, lease_token=token,
+                ordered_at=row.ordered_at.replace(tzinfo=UTC) if row.ordered_at else None)
             for row in rows
         ]
         return sorted(jobs, key=lambda job: job.id)
@@ -248,6 +275,29 @@ class Store:
     def mark_dead(self, job: Job, *, now: datetime, error: str) -> bool:
         return self._finish(job, now, state=DEAD, last_error=error[:MAX_ERROR])
 
+    def mark_expired(self, job: Job, *, now: datetime, error: str) -> bool:
+        """The order is too old to ask about (``MAX_EVENT_AGE``): never sent; the attempt not counted."""
+        return self._finish(job, now, state=EXPIRED, attempts=job.attempts - 1, last_error=error[:MAX_ERROR])
+
+    def retry(self, *, now: datetime, dead: bool = False, invitation_id: int | None = None) -> int:
+        """Make ``retrying`` (and with ``dead``, ``dead``) invitations due now; how many were changed.
+
+        With ``invitation_id``, just that one, in either state. A retried dead row gets a fresh attempt budget.
+        """
+        states = [RETRYING, DEAD] if dead or invitation_id is not None else [RETRYING]
+        statement = update(invitations).where(invitations.c.state.in_(states))
+        if invitation_id is not None:
+            statement = statement.where(invitations.c.id == invitation_id)
+        now = naive_utc(now)
+        statement = statement.values(
+            state=RETRYING,
+            next_attempt_at=now,
+            updated_at=now,
+            attempts=case((invitations.c.state == DEAD, 0), else_=invitations.c.attempts),
+        )
+        with _Translate(), self.engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
     def release(self, jobs: Iterable[Job], *, now: datetime) -> None:
         """Give claimed rows back untouched (a stopping worker): due now, the attempt not counted."""
         for job in jobs:
@@ -261,6 +311,22 @@ class Store:
         with _Translate(), self.engine.connect() as conn:
             found = dict(conn.execute(statement).all())
         return {state: int(found.get(state, 0)) for state in STATES}
+
+    def oldest_due(self, *, now: datetime) -> datetime | None:
+        """When the longest-waiting due invitation became due (aware UTC), or None if nothing is due."""
+        statement = select(func.min(invitations.c.next_attempt_at)).where(
+            _due, invitations.c.next_attempt_at <= naive_utc(now))
+        with _Translate(), self.engine.connect() as conn:
+            found = conn.execute(statement).scalar()
+        return found.replace(tzinfo=UTC) if found else None
+
+    def last_errors(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The most recent failures: ids, state, attempts, error text (which never holds personal data)."""
+        columns = [invitations.c[name] for name in ("id", "state", "attempts", "last_error", "updated_at")]
+        statement = (select(*columns).where(invitations.c.last_error.is_not(None))
+                     .order_by(invitations.c.updated_at.desc(), invitations.c.id.desc()).limit(limit))
+        with _Translate(), self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(statement)]
 
     def get(self, invitation_id: int) -> dict[str, Any] | None:
         with _Translate(), self.engine.connect() as conn:

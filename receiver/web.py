@@ -173,7 +173,7 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.config["MAX_DECOMPRESSED"] = max_body
-    store = store or Store(settings.database_url)
+    store = store or Store(settings.database_url, timeout_seconds=settings.db_timeout)
     if create_schema:
         store.create_schema()
     app.extensions["receiver.settings"] = settings

@@ -7,7 +7,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import bgl
 from .clock import Clock, utcnow
@@ -34,11 +34,19 @@ class Tally:
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    expired: int = 0
     lost: int = 0
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.dead + self.lost
+        return self.sent + self.retrying + self.dead + self.expired + self.lost
+
+    def add(self, other: Tally) -> None:
+        for name in ("sent", "retrying", "dead", "expired", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def __str__(self) -> str:
+        return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
 
 
 class Worker:
@@ -74,7 +82,16 @@ class Worker:
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
                                skus=job.skus, tags=job.tags, locale=job.locale, link=link)
 
+    def too_old(self, job: Job, now: datetime) -> bool:
+        age = self.settings.max_event_age
+        return bool(age and job.ordered_at and now - job.ordered_at > timedelta(seconds=age))
+
     def deliver(self, job: Job, tally: Tally) -> None:
+        if self.too_old(job, self.clock()):
+            if self.store.mark_expired(job, now=self.clock(), error="expired: the order is older than MAX_EVENT_AGE"):
+                tally.expired += 1
+            log.info("invitation %s expired: the order is older than MAX_EVENT_AGE", job.id)
+            return
         try:
             self.sender.send(self.ready(job))
         except SendFailure as failure:
@@ -120,8 +137,7 @@ class Worker:
         total = Tally()
         while not self.stop.is_set():
             tally = self.run_batch()
-            for name in ("sent", "retrying", "dead", "lost"):
-                setattr(total, name, getattr(total, name) + getattr(tally, name))
+            total.add(tally)
             if tally.handled == 0:
                 break
         return total
