@@ -1,0 +1,288 @@
+"""Real processes against real databases: many workers, SIGKILL, SIGTERM, a web server killed mid-stream."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from support.sink import Sink
+
+from conftest import base_env, basic_auth, fixture, free_port, fresh_postgres_url
+from receiver.clock import utcnow
+from receiver.config import load_settings
+from receiver.invitation import Invitation
+from receiver.store import PENDING, SENT, Store, metadata
+from receiver.web import create_app
+
+SUPPORT = Path(__file__).parent / "support"
+
+
+def process_env(database_url, **extra):
+    env = {**os.environ, **base_env(DATABASE_URL=database_url, **extra)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
+    return env
+
+
+def start_worker(env, cwd):
+    return subprocess.Popen([sys.executable, "-m", "receiver", "worker"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def fill(store, count, prefix="R"):
+    items = [Invitation(message_id=f"m-{prefix}-{i}", email=f"c{i}@example.com", name="N", ref=f"{prefix}-{i}")
+             for i in range(count)]
+    for start in range(0, count, 500):
+        assert all(store.add(items[start:start + 500], domain="example.com", now=utcnow()))
+
+
+def stop(processes):
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.communicate(timeout=30)
+
+
+def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, database_url, tmp_path):
+    fill(store, 1000)
+    with Sink() as sink:
+        env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", WORKER_BATCH="25")
+        workers = [start_worker(env, tmp_path) for _ in range(3)]
+        try:
+            assert sink.wait_for(lambda got: len(got) >= 1000, timeout=180), f"only {len(sink.received)} arrived"
+        finally:
+            stop(workers)
+    assert len(sink.received) == 1000
+    assert set(sink.received.values()) == {1}, "some invitation was delivered twice"
+    assert store.counts()[SENT] == 1000
+    assert all(worker.returncode == 0 for worker in workers)
+
+
+def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_url, tmp_path):
+    fill(store, 1)
+    with Sink() as sink:
+        sink.hold.set()
+        env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="1s")
+        doomed = start_worker(env, tmp_path)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        doomed.kill()  # SIGKILL in the middle of the send
+        doomed.communicate(timeout=10)
+        assert store.counts()[SENT] == 0
+        sink.hold.clear()
+        successor = start_worker(env, tmp_path)
+        try:
+            assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60)
+            deadline = time.monotonic() + 30
+            while store.counts()[SENT] != 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop([successor])
+    row = store.get(1)
+    assert row["state"] == SENT and row["attempts"] == 2
+
+
+def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, database_url, tmp_path):
+    fill(store, 5)
+    with Sink() as sink:
+        sink.hold.set()
+        env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="10m")
+        worker = start_worker(env, tmp_path)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # the signal arrives while the send is in hand
+        sink.released.set()
+        worker.communicate(timeout=25)  # well inside a platform's 30 s grace
+    assert worker.returncode == 0
+    counts = store.counts()
+    assert counts[SENT] == 1 and counts[PENDING] == 4
+    assert {store.get(i)["attempts"] for i in range(2, 6)} == {0}
+
+
+def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    settings = load_settings(base_env(DATABASE_URL=url))
+    store = Store(url, timeout_seconds=0.2)
+    store.upgrade()
+    client = create_app(settings, store=store).test_client()
+    blocker = sqlite3.connect(tmp_path / "r.db")
+    blocker.execute("BEGIN EXCLUSIVE")
+    seed = fixture("order-completed-seed.json")
+    response = client.post("/segment", json=seed, headers=basic_auth())
+    assert response.status_code == 503
+    assert response.get_json() == {"message": "Temporarily unable to store messages; please retry"}
+    assert response.headers["Retry-After"] == "5"
+    blocker.rollback()
+    blocker.close()
+    again = client.post("/segment", json=seed, headers=basic_auth())  # Segment's retry
+    assert again.status_code == 200 and again.get_json()["status"] == "accepted"
+    assert sum(store.counts().values()) == 1
+
+
+def test_an_unreachable_postgresql_is_a_503(tmp_path):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
+    settings = load_settings(base_env(DATABASE_URL=url))
+    client = create_app(settings, store=Store(url, timeout_seconds=1), create_schema=False).test_client()
+    response = client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())
+    assert response.status_code == 503 and "retry" in response.get_json()["message"]
+
+
+def test_concurrent_posts_of_one_message_and_one_order_make_one_invitation(live_app, store):
+    seed = fixture("order-completed-seed.json")
+
+    def post(i):
+        body = dict(seed, messageId=seed["messageId"] if i % 2 else f"other-{i}")
+        return requests.post(f"{live_app}/segment", json=body, headers=basic_auth(), timeout=30).json()["status"]
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(post, range(64)))
+    assert statuses.count("accepted") == 1 and statuses.count("duplicate") == 63
+    assert sum(store.counts().values()) == 1
+
+
+def serve(env, cwd, port):
+    process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError("the server did not come up")
+
+
+def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
+    url = fresh_postgres_url()
+    port = free_port()
+    server = serve(process_env(url, WEB_CONCURRENCY="3"), tmp_path, port)
+    seed = fixture("order-completed-seed.json")
+    try:
+        def post(i):
+            body = dict(seed, messageId=f"m-{i % 5}")
+            return requests.post(f"http://127.0.0.1:{port}/segment", json=body, headers=basic_auth(),
+                                 timeout=30).json()["status"]
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(post, range(60)))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    assert statuses.count("accepted") == 1
+    store = Store(url)
+    assert sum(store.counts().values()) == 1
+    store.close()
+
+
+def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
+    """A client retries like Segment; every event that got a 2xx has its invitation."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    env = process_env(url, WEB_CONCURRENCY="2")
+    port = free_port()
+    seed = fixture("order-completed-seed.json")
+    acknowledged, done = [], threading.Event()
+    server = serve(env, tmp_path, port)
+
+    def client():
+        session = requests.Session()
+        for i in range(150):
+            body = dict(seed, messageId=f"m-{i}", properties=dict(seed["properties"], order_id=f"O-{i}"))
+            for _attempt in range(200):
+                try:
+                    response = session.post(f"http://127.0.0.1:{port}/segment", json=body, headers=basic_auth(),
+                                            timeout=10)
+                except requests.RequestException:
+                    session = requests.Session()
+                    time.sleep(0.05)
+                    continue
+                if response.status_code == 200:
+                    acknowledged.append(body["messageId"])
+                    break
+                time.sleep(0.05)
+        done.set()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        while len(acknowledged) < 40:
+            time.sleep(0.01)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+        server = serve(env, tmp_path, port)
+        assert done.wait(120)
+    finally:
+        thread.join(5)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    assert len(acknowledged) == 150
+    store = Store(url)
+    stored = {store.find(message_id=mid) is not None for mid in acknowledged}
+    store.close()
+    assert stored == {True}
+
+
+def test_migrations_build_exactly_the_schema_the_code_uses(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    store = Store(database_url)
+    store.upgrade()
+    store.upgrade()  # idempotent
+    assert store.is_migrated()
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    store.close()
+    assert differences == []
+
+
+def test_db_upgrade_from_several_processes_at_once_on_postgresql(tmp_path):
+    url = fresh_postgres_url()
+    env = process_env(url)
+    upgrades = [subprocess.Popen([sys.executable, "-m", "receiver", "db", "upgrade"], env=env, cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [process.communicate(timeout=60) for process in upgrades]
+    assert [process.returncode for process in upgrades] == [0, 0, 0], outputs
+    store = Store(url)
+    assert store.is_migrated()
+    store.close()
+
+
+def test_serve_with_worker_is_a_whole_service_in_one_command(tmp_path):
+    port = free_port()
+    with Sink() as sink:
+        env = process_env(f"sqlite:///{tmp_path / 'r.db'}", SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", "--worker", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    response = requests.post(f"http://127.0.0.1:{port}/segment", json=fixture("order-completed-seed.json"),
+                                             headers=basic_auth(), timeout=5)
+                    break
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            assert response.json()["status"] == "accepted"
+            assert sink.wait_for(lambda got: got == {1: 1}, timeout=60)
+        finally:
+            process.send_signal(signal.SIGTERM)  # the master stops its web workers and the delivery worker
+            process.wait(30)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize("scheme", ["postgres://", "postgresql://"])
+def test_heroku_and_plain_postgresql_urls_both_work(scheme, tmp_path):
+    url = fresh_postgres_url().replace("postgresql+psycopg://", scheme)
+    result = subprocess.run([sys.executable, "-m", "receiver", "db", "upgrade"], env=process_env(url), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "newest schema" in result.stdout
