@@ -112,18 +112,21 @@ def naive_utc(moment: datetime) -> datetime:
     return moment
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _sqlite_pragmas(timeout_seconds: float) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": timeout_seconds, "check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(timeout_seconds))
         return engine
     return create_engine(
         url,
