@@ -234,6 +234,33 @@ def _age(delta: Any) -> str:
 
 
 @main.command()
+def purge() -> None:
+    """Erase now the personal data of finished invitations older than RETENTION."""
+    from .clock import utcnow
+
+    settings = settings_or_exit()
+    store = open_store(settings)
+    erased = store.purge(now=utcnow(), older_than_seconds=settings.retention)
+    store.close()
+    click.echo(f"erased the personal data of {erased} invitation(s)")
+
+
+@main.command()
+@click.argument("email")
+def forget(email: str) -> None:
+    """Erase every stored trace of one email address (an erasure request)."""
+    from .clock import utcnow
+    from .privacy import mask_email
+
+    settings = settings_or_exit()
+    store = open_store(settings)
+    ids = store.forget(email, now=utcnow())
+    store.close()
+    listed = ", ".join(f"#{i}" for i in ids) or "none"
+    click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed})")
+
+
+@main.command()
 def status() -> None:
     """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
     from .clock import utcnow

@@ -58,6 +58,7 @@ class Settings:
     invitation_delay: float = 0.0
     max_event_age: float = 0.0  # 0: no limit
     dedupe_orders: bool = True
+    retention: float = 30 * 86400.0
     demo: bool = False
     # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -186,6 +187,7 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         invitation_delay=read.duration("INVITATION_DELAY", "0"),
         max_event_age=read.duration("MAX_EVENT_AGE", "0"),
         dedupe_orders=read.flag("DEDUPE_ORDERS", True),
+        retention=read.duration("RETENTION", "30d"),
         demo=demo,
         environ=dict(environ),
     )

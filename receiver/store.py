@@ -49,7 +49,8 @@ PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
     "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
 )
 STATES = (PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED)
-QUEUED = (PENDING, RETRYING, SENDING)  # a SENDING row is due again once its lease (next_attempt_at) ran out
+QUEUED = (PENDING, RETRYING, SENDING)
+FINISHED = (SENT, DEAD, SUPPRESSED, EXPIRED)  # a SENDING row is due again once its lease (next_attempt_at) ran out
 MAX_ERROR = 500
 
 metadata = MetaData()
@@ -288,7 +289,7 @@ class Store:
         With ``invitation_id``, just that one, in either state. A retried dead row gets a fresh attempt budget.
         """
         states = [RETRYING, DEAD] if dead or invitation_id is not None else [RETRYING]
-        statement = update(invitations).where(invitations.c.state.in_(states))
+        statement = update(invitations).where(invitations.c.state.in_(states), invitations.c.email.is_not(None))
         if invitation_id is not None:
             statement = statement.where(invitations.c.id == invitation_id)
         now = naive_utc(now)
@@ -306,6 +307,37 @@ class Store:
         for job in jobs:
             self._finish(job, now, state=PENDING if job.attempts <= 1 else RETRYING,
                          attempts=job.attempts - 1, next_attempt_at=naive_utc(now))
+
+    # -- privacy --------------------------------------------------------------------------------
+
+    def purge(self, *, now: datetime, older_than_seconds: float) -> int:
+        """Erase the personal data of finished invitations (sent, dead, suppressed, expired) last touched
+        more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
+        cutoff = naive_utc(now) - timedelta(seconds=older_than_seconds)
+        statement = (
+            update(invitations)
+            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff,
+                   invitations.c.email.is_not(None))
+            .values(email=None, name=None)
+        )
+        with _Translate(), self.engine.begin() as conn:
+            return conn.execute(statement).rowcount
+
+    def forget(self, email: str, *, now: datetime) -> list[int]:
+        """Erase one address from every invitation (any casing); unsent ones become ``suppressed``.
+
+        The ids of the invitations changed.
+        """
+        now = naive_utc(now)
+        match = func.lower(invitations.c.email) == email.strip().lower()
+        with _Translate(), self.engine.begin() as conn:
+            ids = [row.id for row in conn.execute(select(invitations.c.id).where(match).order_by(invitations.c.id))]
+            if ids:
+                conn.execute(update(invitations).where(invitations.c.id.in_(ids), invitations.c.state.in_(QUEUED))
+                             .values(state=SUPPRESSED, last_error="erased on request", lease_token=None))
+                conn.execute(update(invitations).where(invitations.c.id.in_(ids))
+                             .values(email=None, name=None, updated_at=now))
+        return ids
 
     # -- reading --------------------------------------------------------------------------------
 

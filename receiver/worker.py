@@ -16,6 +16,7 @@ from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
 
 log = logging.getLogger("receiver.worker")
+PURGE_EVERY = 3600.0  # seconds between two retention sweeps of one worker
 
 @dataclass(frozen=True)
 class Backoff:
@@ -70,6 +71,7 @@ class Worker:
         self.iv_source = iv_source
         self.backoff = backoff
         self.stop = stop or threading.Event()
+        self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
         payload = {"email": job.email, "name": job.name, "ref": job.ref}
@@ -142,12 +144,24 @@ class Worker:
                 break
         return total
 
+    def purge_if_due(self) -> int:
+        """Erase personal data past ``RETENTION``, at most once per ``PURGE_EVERY``; rows erased."""
+        now = self.clock()
+        if self._last_purge is not None and (now - self._last_purge).total_seconds() < PURGE_EVERY:
+            return 0
+        self._last_purge = now
+        erased = self.store.purge(now=now, older_than_seconds=self.settings.retention)
+        if erased:
+            log.info("erased the personal data of %s finished invitation(s) past the retention period", erased)
+        return erased
+
     def run_forever(self) -> None:
         """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""
         from .store import StoreUnavailable
 
         while not self.stop.is_set():
             try:
+                self.purge_if_due()
                 busy = self.run_batch().handled > 0
             except StoreUnavailable:
                 log.warning("the database is unavailable; trying again in %ss", self.settings.poll_seconds)
