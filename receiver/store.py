@@ -347,6 +347,12 @@ class Store:
             found = dict(conn.execute(statement).all())
         return {state: int(found.get(state, 0)) for state in STATES}
 
+    def due_count(self, *, now: datetime) -> int:
+        """How many invitations are due now (the queue depth)."""
+        statement = select(func.count()).where(_due, invitations.c.next_attempt_at <= naive_utc(now))
+        with _Translate(), self.engine.connect() as conn:
+            return int(conn.execute(statement).scalar() or 0)
+
     def oldest_due(self, *, now: datetime) -> datetime | None:
         """When the longest-waiting due invitation became due (aware UTC), or None if nothing is due."""
         statement = select(func.min(invitations.c.next_attempt_at)).where(
