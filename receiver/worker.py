@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import bgl
+from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import Settings
 from .senders import ReadyInvitation, Sender, SendFailure
@@ -94,14 +95,20 @@ class Worker:
                 tally.expired += 1
             log.info("invitation %s expired: the order is older than MAX_EVENT_AGE", job.id)
             return
+        sender = self.settings.sender
+        started = time.perf_counter()
         try:
             self.sender.send(self.ready(job))
         except SendFailure as failure:
+            metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
             self._failed(job, str(failure), failure.transient, failure.retry_after, tally)
         except Exception as exc:  # a sender bug or an unexpected library error: retry, keep no details
+            metrics.DELIVERIES.labels(sender, "error").inc()
             log.exception("invitation %s: the sender raised %s", job.id, type(exc).__name__)
             self._failed(job, f"unexpected {type(exc).__name__} in the sender", True, None, tally)
         else:
+            metrics.DELIVERIES.labels(sender, "sent").inc()
+            metrics.DELIVERY_SECONDS.labels(sender).observe(time.perf_counter() - started)
             if self.store.mark_sent(job, now=self.clock()):
                 tally.sent += 1
                 log.info("invitation %s sent (attempt %s)", job.id, job.attempts)
