@@ -28,7 +28,7 @@ UNAUTHORISED = Counter("receiver_unauthorised_requests_total", "Requests refused
 REQUEST_SECONDS = Histogram("receiver_request_duration_seconds", "Time to answer an HTTP request",
                             ["endpoint"], buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 DELIVERIES = Counter("receiver_deliveries_total", "Delivery attempts, by sender and result", ["sender", "result"])
-DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sender took for one invitation",
+DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sender took for one delivered invitation",
                              ["sender"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
 
 
