@@ -23,6 +23,8 @@ DEMO_API_KEY = "demo"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
                      r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*((?:[kKmM][bB]?)?)\s*$")
+_SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2}
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -59,6 +61,8 @@ class Settings:
     max_event_age: float = 0.0  # 0: no limit
     dedupe_orders: bool = True
     retention: float = 30 * 86400.0
+    max_body: int = 16 * 1024 * 1024
+    max_batch: int = 4000
     demo: bool = False
     # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -75,6 +79,14 @@ def parse_duration(value: str) -> float:
     if not match:
         raise ValueError(f"{value!r} is not a duration such as 30s, 15m, 12h or 3d")
     return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_size(value: str) -> int:
+    """``"1048576"``, ``"512KB"``, ``"16MB"`` -> bytes."""
+    match = _SIZE.match(value or "")
+    if not match:
+        raise ValueError(f"{value!r} is not a size such as 512KB or 16MB")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
 
 
 def database_url(value: str | None) -> str:
@@ -127,6 +139,13 @@ class _Reader:
             return False
         self.problems.append(f"{name} must be true or false, not {raw!r}")
         return default
+
+    def size(self, name: str, default: str) -> int:
+        try:
+            return parse_size(self.text(name, default))
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return parse_size(default)
 
     def key(self, name: str) -> bytes:
         try:
@@ -188,6 +207,8 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         max_event_age=read.duration("MAX_EVENT_AGE", "0"),
         dedupe_orders=read.flag("DEDUPE_ORDERS", True),
         retention=read.duration("RETENTION", "30d"),
+        max_body=read.size("MAX_BODY", "16MB"),
+        max_batch=int(read.number("MAX_BATCH", 4000, integer=True, minimum=1)),
         demo=demo,
         environ=dict(environ),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .segment import Message
+from .segment import Message, parse_locale
 
 MAX_EMAIL = 254
 MAX_NAME = 200
@@ -138,7 +138,7 @@ def invitation_from(message: Message, rules: Rules) -> Invitation:
     ref = order_ref(props)
     email = customer_email(props, message.context_traits)
     name = customer_name(props, (message.context_traits, message.traits), rules.default_name)
-    locale = message.locale or clean_text(props.get("locale"), 35) or None
+    locale = message.locale or parse_locale(props.get("locale"))
     return Invitation(
         message_id=message.message_id,
         email=email,

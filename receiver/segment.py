@@ -23,6 +23,7 @@ _ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _MAX_DEPTH = 32
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
 
 
 class MessageProblem(ValueError):
@@ -71,8 +72,9 @@ class _ContextSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    traits = fields.Dict(load_default=dict)
-    locale = fields.String(load_default=None, allow_none=True)
+    # Cosmetic to us: an odd value is dropped rather than costing the customer an invitation.
+    traits = fields.Raw(load_default=dict)
+    locale = fields.Raw(load_default=None, allow_none=True)
 
 
 class MessageSchema(Schema):
@@ -154,6 +156,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def parse_locale(value: Any) -> str | None:
+    """``de-DE``, ``en_GB``, ``fr`` as sent; None for anything that is not a plausible locale tag."""
+    if isinstance(value, str) and _LOCALE.match(value.strip()):
+        return value.strip()
+    return None
+
+
 def _optional_id(value: Any) -> str | None:
     if value is None or isinstance(value, bool) or isinstance(value, dict | list):
         return None
@@ -182,7 +191,7 @@ def parse_message(raw: Any) -> Message:
         timestamp=parse_timestamp(data["timestamp"]),
         properties=data["properties"],
         traits=data["traits"],
-        context_traits=context.get("traits") or {},
-        locale=context.get("locale"),
+        context_traits=context["traits"] if isinstance(context.get("traits"), dict) else {},
+        locale=parse_locale(context.get("locale")),
         integrations=integrations if isinstance(integrations, dict) else {},
     )

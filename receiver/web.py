@@ -22,7 +22,6 @@ from .store import Store, StoreUnavailable
 
 log = logging.getLogger("receiver.web")
 
-MAX_BATCH = 4000
 STATUS = {ACCEPTED: 200, DUPLICATE: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
 
 segment = Blueprint("segment", __name__)
@@ -128,8 +127,8 @@ def receive() -> tuple[Any, int]:
         messages, is_batch = messages_in(_json_body(current_app.config["MAX_DECOMPRESSED"]))
     except BadRequest as bad:
         return error(bad.status, bad.message)
-    if is_batch and len(messages) > MAX_BATCH:
-        return error(413, f"A batch holds at most {MAX_BATCH} messages")
+    if is_batch and len(messages) > settings.max_batch:
+        return error(413, f"A batch holds at most {settings.max_batch} messages")
     if is_batch and not messages:
         return error(400, "The batch is empty")
     intake: Intake = current_app.extensions["receiver.intake"]
@@ -168,11 +167,11 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], datetime] = utcnow,
     create_schema: bool = True,
-    max_body: int = 16 * 1024 * 1024,
+    max_body: int | None = None,
 ) -> Flask:
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_body
-    app.config["MAX_DECOMPRESSED"] = max_body
+    app.config["MAX_CONTENT_LENGTH"] = max_body or settings.max_body
+    app.config["MAX_DECOMPRESSED"] = max_body or settings.max_body
     store = store or Store(settings.database_url, timeout_seconds=settings.db_timeout)
     if create_schema:
         store.create_schema()
