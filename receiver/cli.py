@@ -42,10 +42,15 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False, **overrides: s
     return settings
 
 
+def _log_options() -> tuple[str, str]:
+    fmt = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    return os.environ.get("LOG_LEVEL", "INFO").strip(), "json" if fmt == "json" else "text"
+
+
 def _setup_logging() -> None:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from . import logs
+
+    logs.setup(*_log_options())
 
 
 @click.group()
@@ -64,6 +69,8 @@ def main() -> None:
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     """The production server settings, shared by ``receiver serve`` and the Procfile's web line."""
+    from . import logs
+
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -73,6 +80,7 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "graceful_timeout": 25,  # inside Heroku's 30 s between SIGTERM and SIGKILL
         "keepalive": 5,
         "accesslog": None,
+        "logconfig_dict": logs.dict_config(*_log_options()),
     }
 
 

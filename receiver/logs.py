@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import logging.config
 import re
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,14 +60,25 @@ class TextFormatter(logging.Formatter):
         return scrub(line)
 
 
-def setup(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:
-    """Configure the root logger once per process (``LOG_LEVEL``, ``LOG_FORMAT``)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("gunicorn.error", "gunicorn.access"):
-        logging.getLogger(noisy).propagate = True
+def dict_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
+    """One handler on the root logger; gunicorn's own loggers pass through it, so every line has one shape."""
+    formatter = "receiver.logs.JsonFormatter" if fmt == "json" else "receiver.logs.TextFormatter"
+    level = level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"receiver": {"()": formatter}},
+        "handlers": {"receiver": {"class": "logging.StreamHandler", "formatter": "receiver",
+                                  "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["receiver"]},
+        "loggers": {
+            **{name: {"level": level, "handlers": [], "propagate": True}
+               for name in ("gunicorn.error", "gunicorn.access")},
+            "alembic": {"level": "WARNING"},
+        },
+    }
+
+
+def setup(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure this process's logging (``LOG_LEVEL``, ``LOG_FORMAT``)."""
+    logging.config.dictConfig(dict_config(level, fmt))
