@@ -7,14 +7,18 @@ import binascii
 import hmac
 import json
 import logging
+import re
+import time
+import uuid
 import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import logs, metrics
 from .clock import utcnow
 from .config import Settings
 from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED, Intake, Verdict
@@ -145,9 +149,57 @@ def receive() -> tuple[Any, int]:
     return jsonify(verdict.as_json()), STATUS[verdict.outcome]
 
 
-@segment.get("/healthz")
+ops = Blueprint("ops", __name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@ops.get("/healthz")
 def healthz() -> tuple[Any, int]:
+    """The process is alive."""
     return jsonify({"status": "ok"}), 200
+
+
+@ops.get("/readyz")
+def readyz() -> tuple[Any, int]:
+    """The database answers and carries the newest schema; 503 otherwise."""
+    store: Store = current_app.extensions["receiver.store"]
+    try:
+        migrated = store.is_migrated()
+    except StoreUnavailable:
+        return error(503, "The database is unreachable")
+    if not migrated:
+        return error(503, "The database schema is not migrated: run 'receiver db upgrade'")
+    return jsonify({"status": "ready"}), 200
+
+
+@ops.get("/metrics")
+def metrics_page() -> Any:
+    store: Store = current_app.extensions["receiver.store"]
+    try:
+        body, content_type = metrics.exposition(store, current_app.extensions["receiver.clock"])
+    except StoreUnavailable:
+        return error(503, "The database is unreachable")
+    return current_app.response_class(body, mimetype=None, content_type=content_type)
+
+
+def _start_request() -> None:
+    given = request.headers.get("X-Request-Id", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.request_context = logs.request_id.set(g.request_id)
+    g.started = time.perf_counter()
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    if "started" in g:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
+    return response
+
+
+def _end_request(_exc: BaseException | None) -> None:
+    if "request_context" in g:
+        logs.request_id.reset(g.request_context)
 
 
 def _http_error(exc: HTTPException) -> tuple[Any, int]:
@@ -178,7 +230,12 @@ def create_app(
     app.extensions["receiver.settings"] = settings
     app.extensions["receiver.store"] = store
     app.extensions["receiver.intake"] = Intake(settings, store, clock)
+    app.extensions["receiver.clock"] = clock
     app.register_blueprint(segment)
+    app.register_blueprint(ops)
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_end_request)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
