@@ -113,9 +113,11 @@ def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> 
 
     from gunicorn.app.base import BaseApplication
 
+    settings = settings_or_exit(demo=demo, intake=True)
+    _metrics_dir()
+    from . import metrics
     from .web import create_app
 
-    settings = settings_or_exit(demo=demo, intake=True)
     open_store(settings).close()  # migrate once here; each web worker opens its own connections after the fork
     delivery: list[subprocess.Popen[bytes]] = []
 
@@ -136,6 +138,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> 
         def load_config(self) -> None:
             for key, value in gunicorn_options(host, port, workers).items():
                 self.cfg.set(key, value)
+            self.cfg.set("child_exit", lambda _server, worker: metrics.mark_process_dead(worker.pid))
             if with_worker:
                 self.cfg.set("when_ready", start_worker)
                 self.cfg.set("on_exit", stop_worker)
@@ -144,6 +147,17 @@ def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> 
             return create_app(settings, create_schema=False)
 
     Server().run()
+
+
+def _metrics_dir() -> None:
+    """Gunicorn's workers (and a worker started with --worker) add up their metrics in one folder,
+    which must be set before prometheus_client is imported and emptied at every start."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
 
 
 # -- worker ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from receiver.config import load_settings
-from receiver.store import Store, metadata
+from receiver.store import Store
 from receiver.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,12 +87,12 @@ def require_postgres() -> str:
 
 
 def fresh_postgres_url() -> str:
-    """The test database, emptied of our tables."""
+    """The test database, emptied of every table."""
     url = require_postgres()
     engine = create_engine(url)
-    metadata.drop_all(engine)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
 
