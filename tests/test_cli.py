@@ -56,7 +56,8 @@ def test_configuration_errors_are_one_line_each_and_exit_2():
         "configuration error: TRUSTPILOT_DOMAIN must be a bare domain such as example.com (no scheme, no path)",
         "configuration error: TRUSTPILOT_ENCRYPT_KEY is not valid base64",
         "configuration error: TRUSTPILOT_AUTH_KEY is not set",
-        "configuration error: SEGMENT_API_KEYS is not set: the API key(s) Segment sends, comma-separated",
+        "configuration error: No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+        "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)",
         "configuration error: MAX_ATTEMPTS must be a whole number, not 'many'",
     ]
 
@@ -91,6 +92,7 @@ def test_replay_demo_shows_the_whole_path(tmp_path):
     decoded = [bgl.decode(link, demo_keys()) for link in links]
     assert {"email": "test@example.com", "name": "John Johnson", "ref": "50314b8e9bcf000000000000",
             "skus": ["45790-32", "46493-32"]} in decoded
+    assert any(link.startswith("https://de.trustpilot.com/") for link in links)  # the de-DE order
     assert "test@example.com" not in result.output  # the log sender masks the recipient
     assert "t***@example.com" in result.output
 
