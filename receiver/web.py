@@ -135,15 +135,16 @@ def _process(messages: list[Any]) -> list[Verdict]:
 
 
 def batch_counts(verdicts: list[Verdict]) -> dict[str, Any]:
-    """``received``, a count per outcome (``unsupported`` counted as ``ignored``), and the rejected entries."""
-    counts = {name: 0 for name in STATUS}
-    rejected = []
+    """``received``, a count per outcome (``unsupported`` counted as ``ignored``), and under ``errors`` each
+    rejected message's ``index`` in the batch, ``messageId`` and ``reason``."""
+    counts: dict[str, Any] = {name: 0 for name in STATUS}
+    errors = []
     for index, verdict in enumerate(verdicts):
         counts[verdict.outcome] += 1
         if verdict.outcome == REJECTED:
-            rejected.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
+            errors.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
     counts[IGNORED] += counts.pop(UNSUPPORTED)
-    return {"received": len(verdicts), **counts, "rejected": rejected}
+    return {"received": len(verdicts), **counts, "errors": errors}
 
 
 def batch_response(verdicts: list[Verdict]) -> tuple[Any, int]:
@@ -171,9 +172,9 @@ def receive() -> tuple[Any, int]:
 def _tracking_answer(verdicts: list[Verdict]) -> tuple[Any, int]:
     """What Segment's own API answers an SDK: 200 for every message it could read; outcomes for the curious."""
     counts = batch_counts(verdicts)
-    if counts["rejected"]:
-        log.info("tracking API: %d of %d messages rejected (%s)", len(counts["rejected"]), len(verdicts),
-                 "; ".join(sorted({entry["reason"] for entry in counts["rejected"]})))
+    if counts["errors"]:
+        log.info("tracking API: %d of %d messages rejected (%s)", counts[REJECTED], len(verdicts),
+                 "; ".join(sorted({entry["reason"] for entry in counts["errors"]})))
     return jsonify({"success": True, **counts}), 200
 
 
