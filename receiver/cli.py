@@ -218,7 +218,8 @@ def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: b
         else:
             totals[outcome] += 1
         click.echo(f"{path}  {status} {outcome}  {detail}")
-    click.echo("summary: " + (", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "nothing"))
+    click.echo("summary: " + (", ".join(f"{count} {name}" for name, count in sorted(totals.items()) if count)
+                              or "nothing"))
     if settings is not None and (deliver if deliver is not None else demo):
         click.echo("delivering with the worker:")
         stop = threading.Event()
