@@ -301,12 +301,12 @@ class _Translate:
 # Segment's: a trait sent again replaces the stored value, new traits are added, the others stay. Each
 # row keeps the time of the identify call that set it, so that a late retry of an older call does
 # not overwrite a newer value. ``remember_traits`` writes a whole batch (e.g. an Engage audience sync)
-# in one transaction, as one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: atomic on both databases.
+# in one transaction, with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: atomic on both databases.
 # ==================================================================================================
 
 MAX_IDENTITY = 300
 MAX_TRAIT_NAME = 255
-TRAIT_CHUNK = 500  # rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters
+TRAIT_CHUNK = 500  # identities per lookup: well under SQLite's and PostgreSQL's limits on bound parameters
 
 user_traits = Table(
     "user_traits",
@@ -371,8 +371,7 @@ def _remember_traits(store: Store, updates: Sequence[TraitUpdate], *, now: datet
         where=user_traits.c.observed_at <= insert.excluded.observed_at,
     )
     with _Translate(), store.engine.begin() as conn:
-        for start in range(0, len(rows), TRAIT_CHUNK):
-            conn.execute(statement.values(rows[start:start + TRAIT_CHUNK]))
+        conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
     return len(rows)
 
 
