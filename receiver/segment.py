@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
@@ -30,6 +31,7 @@ class MessageProblem(ValueError):
     """A message we cannot read; ``str()`` is the client-facing reason."""
 
 
+@lru_cache(maxsize=8192)  # the same few hundred keys come in every message of a batch
 def snake_key(key: str) -> str:
     """``orderId`` / ``OrderID`` / ``ORDER_ID`` / ``order-id`` -> ``order_id``."""
     key = _ACRONYM_WORD.sub(r"\1_\2", key.strip())
