@@ -18,6 +18,7 @@ MAX_NAME = 200
 MAX_REF = 200
 MAX_SKU = 200
 MAX_TAG = 64
+MAX_LOCALE = 35  # BCP 47 tags are shorter; the store's column is this wide
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+(\.[A-Za-z0-9\-\u00a0-\uffff]+)+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -179,7 +180,7 @@ def invitation_from(message: Message, rules: Rules, known_traits: Mapping[str, A
     ref = order_ref(props)
     email = customer_email(props, message.context_traits, known)
     name = customer_name(props, (message.context_traits, message.traits, known), rules.default_name)
-    locale = message.locale or clean_text(props.get("locale"), 35) or None
+    locale = clean_text(message.locale, MAX_LOCALE) or clean_text(props.get("locale"), MAX_LOCALE) or None
     return Invitation(
         message_id=message.message_id,
         email=email,

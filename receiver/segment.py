@@ -75,7 +75,7 @@ class _ContextSchema(Schema):
         unknown = EXCLUDE
 
     traits = fields.Dict(load_default=dict)
-    locale = fields.String(load_default=None, allow_none=True)
+    locale = fields.Raw(load_default=None, allow_none=True)  # only a string is used: a bad locale costs no order
 
 
 class MessageSchema(Schema):
@@ -186,7 +186,7 @@ def parse_message(raw: Any) -> Message:
         properties=data["properties"],
         traits=data["traits"],
         context_traits=context.get("traits") or {},
-        locale=context.get("locale"),
+        locale=context["locale"] if isinstance(context.get("locale"), str) else None,
         integrations=integrations if isinstance(integrations, dict) else {},
     )
 

@@ -118,3 +118,10 @@ def test_sku_map_and_property_tags():
     assert property_tags({"affiliation": "Google Store", "coupon": ["a", "", None], "total": 10},
                          ("affiliation", "coupon", "total", "missing")) == [
         "affiliation:Google_Store", "coupon:a", "total:10"]
+
+
+def test_an_unusable_locale_costs_no_order():
+    base = {"type": "track", "event": "Order Completed", "messageId": "m-1",
+            "properties": {"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}}
+    assert invitation_from(parse_message({**base, "context": {"locale": 5}}), RULES).locale == "fr-FR"
+    assert invitation_from(parse_message({**base, "context": {"locale": "x" * 80}}), RULES).locale == "x" * 35

@@ -138,3 +138,14 @@ def test_a_forced_host_wins_in_the_worker_too(live_app, store, settings):
 def test_locale_hosts_reach_the_worker(live_app, store, settings):
     sent = deliver_orders(live_app, store, settings, [("context", "de-AT")])
     assert sent["R-0"].link.startswith("https://de.trustpilot.com/evaluate-bgl/example.com?p=")
+
+
+def test_an_overlong_or_odd_locale_is_stored_on_both_databases(live_app, store):
+    long_one, odd_one = fixture("order-completed-seed.json"), fixture("order-completed-no-products.json")
+    long_one["context"]["locale"] = "de-DE-" + "x" * 80
+    odd_one["context"]["locale"] = ["de-DE"]
+    response = requests.post(f"{live_app}/segment", data=json.dumps([long_one, odd_one]), headers=basic_auth(),
+                             timeout=5)
+    assert response.json()["accepted"] == 2
+    assert len(store.find(message_id=long_one["messageId"])["locale"]) == 35
+    assert store.find(message_id=odd_one["messageId"])["locale"] is None
