@@ -27,6 +27,7 @@ OUTCOMES = (ACCEPTED, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPOR
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
 CUSTOMER_TRAITS = ("email", "name", "surname", "first_name", "last_name")
+MAX_TRAIT = 1000
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ def _message_id_of(raw: Any) -> str | None:
             if isinstance(raw.get(key), str):
                 return raw[key][:255]
     return None
+
+
+def _storable(value: Any) -> bool:
+    """A trait value worth keeping: a JSON scalar, and no essay."""
+    return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TRAIT)
 
 
 def _identities(message: Message) -> list[str]:
@@ -106,7 +112,8 @@ class Intake:
         """What an ``identify`` call tells us to remember: the traits we use, under each of its ids."""
         if message.type != "identify":
             return []
-        kept = {name: message.traits[name] for name in self.kept_traits if name in message.traits}
+        kept = {name: message.traits[name] for name in self.kept_traits
+                if name in message.traits and _storable(message.traits[name])}
         if not kept:
             return []
         observed = min(message.timestamp or now, now)  # a clock ahead of ours must not pin a value

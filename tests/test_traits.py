@@ -124,6 +124,12 @@ def test_an_order_of_a_stranger_is_still_rejected(live_app, store):
     assert response.status_code == 400 and response.json()["message"] == "Missing email address"
 
 
+def test_only_plain_values_are_remembered(live_app, store):
+    post(live_app, identify("id-1", {"email": "x" * 2000, "name": {"first": "A"}, "first_name": "Ann",
+                                     "last_name": None}, user_id="u-1"))
+    assert store.known_traits(["user:u-1"]) == {"user:u-1": {"first_name": "Ann", "last_name": None}}
+
+
 def test_an_identify_not_meant_for_us_is_not_remembered(live_app, store):
     response = post(live_app, identify("id-1", {"email": "x@example.com"}, user_id="u-1",
                                        integrations={"Trustpilot": False}))
