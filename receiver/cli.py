@@ -300,7 +300,7 @@ def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json") if p.is_file())
+            yield from sorted(p for p in path.rglob("*.json*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
         else:
             yield path
 
@@ -315,7 +315,8 @@ def _describe(status: int, body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "error", f"HTTP {status}"
     if "received" in body:  # a batch
-        parts = [f"{body.get(k, 0)} {k}" for k in ("accepted", "duplicate", "ignored", "rejected") if body.get(k)]
+        parts = [f"{body.get(k, 0)} {k}" for k in ("accepted", "duplicate", "suppressed", "ignored", "rejected")
+                 if body.get(k)]
         return "batch", ", ".join(parts) or "empty"
     outcome = body.get("status") or ("unauthorised" if status == 401 else "rejected" if status < 500 else "error")
     if status == 501:
@@ -352,18 +353,19 @@ def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: b
             failed = True
             continue
         try:
-            status, body = post(data)
+            status, body = post(data, path.name.endswith(".gz"))
         except OSError as exc:
             click.echo(f"{path}  cannot reach {url}: {type(exc).__name__}", err=True)
             sys.exit(1)
         outcome, detail = _describe(status, body)
         if outcome == "batch":
-            for key in ("accepted", "duplicate", "ignored", "rejected"):
+            for key in ("accepted", "duplicate", "suppressed", "ignored", "rejected"):
                 totals[key] += int(body.get(key, 0))
         else:
             totals[outcome] += 1
         click.echo(f"{path}  {status} {outcome}  {detail}")
-    click.echo("summary: " + (", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "nothing"))
+    click.echo("summary: " + (", ".join(f"{count} {name}" for name, count in sorted(totals.items()) if count)
+                              or "nothing"))
     if settings is not None and (deliver if deliver is not None else demo):
         click.echo("delivering with the worker:")
         stop = threading.Event()
@@ -375,12 +377,16 @@ def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: b
 
 
 def _local_poster(settings: Settings, api_key: str | None) -> Any:
+    from .auth import credential_headers
     from .web import create_app
 
     client = create_app(settings).test_client()
-    headers = _auth_headers(api_key or settings.api_keys[0])
 
-    def post(data: bytes) -> tuple[int, Any]:
+    def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
+        # whichever credential is configured: an API key, else a signature, else a bearer token
+        headers = {"Content-Type": "application/json", **credential_headers(settings, data, api_key)}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
         response = client.post("/segment", data=data, headers=headers)
         return response.status_code, response.get_json(silent=True)
 
@@ -396,9 +402,10 @@ def _remote_poster(url: str, api_key: str | None) -> Any:
     session = requests.Session()
     headers = _auth_headers(key)
 
-    def post(data: bytes) -> tuple[int, Any]:
+    def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
         try:
-            response = session.post(url, data=data, headers=headers, timeout=15)
+            response = session.post(url, data=data, timeout=15,
+                                    headers={**headers, "Content-Encoding": "gzip"} if gzipped else headers)
         except requests.RequestException as exc:
             raise OSError(str(exc)) from None
         try:

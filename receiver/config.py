@@ -7,10 +7,13 @@ nothing else in the package reads the environment. Secrets never appear in a pro
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,6 +29,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*((?:[kKmM][bB]?)?)\s*$")
 _SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2}
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+SKU_MAP_HEADER = ("segment_sku", "trustpilot_sku")
+MAX_SKU = 200
 
 
 def demo_keys() -> Keys:
@@ -64,8 +71,22 @@ class Settings:
     max_body: int = 16 * 1024 * 1024
     max_batch: int = 4000
     demo: bool = False
+    # -- Segment dialects (issue 5) --
+    shared_secrets: tuple[str, ...] = field(default=(), repr=False)  # X-Signature: hex HMAC-SHA1 of the body
+    bearer_tokens: tuple[str, ...] = field(default=(), repr=False)  # Authorization: Bearer <token>
+    allow_unauthenticated: bool = False  # only matters when no way to authenticate is configured
+    force_host: bool = False  # TRUSTPILOT_HOST was set: every link uses it, whatever the locale
+    locale_hosts: tuple[tuple[str, str], ...] = ()  # LOCALE_HOSTS: (locale, host) overrides of the shipped table
+    suppress_audiences: tuple[str, ...] = ()  # trait names; true for a user -> no invitation
+    tag_properties: tuple[str, ...] = ()  # properties that become tags "name:value"
+    sku_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def open_to_anyone(self) -> bool:
+        """No way to authenticate Segment is configured, and ALLOW_UNAUTHENTICATED=true allows that."""
+        return self.allow_unauthenticated and not (self.api_keys or self.shared_secrets or self.bearer_tokens)
 
 
 def parse_list(value: str | None) -> tuple[str, ...]:
@@ -87,6 +108,99 @@ def parse_size(value: str) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a size such as 512KB or 16MB")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+
+
+def parse_bool(value: str | None) -> bool:
+    """``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off`` (any case); ``ValueError`` otherwise."""
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE or not text:
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def normal_locale(value: str) -> str:
+    """``de_de`` / ``DE-de`` -> ``de-DE``; ``NL`` -> ``nl``: language lower case, other parts as BCP 47 writes them."""
+    parts = [part for part in re.split(r"[-_]", value.strip()) if part]
+    if not parts:
+        return ""
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.upper() if len(part) == 2 or part.isdigit() else part.title() if len(part) == 4 else part.lower())
+    return "-".join(out)
+
+
+def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
+    """``"de-AT=at.trustpilot.com, nl=nl.trustpilot.com"`` -> ``(("de-AT", "at.trustpilot.com"), ("nl", ...))``.
+
+    ``ValueError`` names the first item that is not ``locale=host``.
+    """
+    pairs: list[tuple[str, str]] = []
+    for number, item in enumerate(parse_list(value), start=1):
+        locale, sep, host = (part.strip() for part in item.partition("="))
+        if not sep or not _LOCALE.match(locale):
+            raise ValueError(f"item {number} is not locale=host (e.g. de-AT=at.trustpilot.com)")
+        if not _DOMAIN.match(host):
+            raise ValueError(f"item {number}: the host must be a host name such as at.trustpilot.com")
+        pairs.append((normal_locale(locale), host.lower()))
+    return tuple(pairs)
+
+
+def parse_sku_map(text: str, name: str = "SKU_MAP") -> dict[str, str]:
+    """A CSV of ``segment_sku,trustpilot_sku`` rows -> a dict; ``ValueError`` lists every bad line.
+
+    One mapping per row: the Segment ``sku`` or ``product_id``, then the SKU of the Trustpilot product
+    catalogue. An optional header row ``segment_sku,trustpilot_sku``; blank lines and lines starting
+    with ``#`` are skipped. A row with another number of cells, an empty cell, a SKU over 200
+    characters or a Segment SKU mapped twice is an error naming its line.
+    """
+    mapping: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    problems: list[str] = []
+    seen_row = False
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    try:
+        for row in reader:
+            line = reader.line_num
+            cells = [cell.strip() for cell in row]
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            is_header = not seen_row and tuple(cell.lower() for cell in cells) == SKU_MAP_HEADER
+            seen_row = True
+            if is_header:
+                continue
+            if len(cells) != 2:
+                problems.append(f"{name} line {line}: expected 2 cells (Segment SKU, Trustpilot SKU), found {len(cells)}")
+            elif not all(cells):
+                problems.append(f"{name} line {line}: an empty cell")
+            elif any(len(cell) > MAX_SKU for cell in cells):
+                problems.append(f"{name} line {line}: a SKU longer than {MAX_SKU} characters")
+            elif cells[0] in first_line:
+                problems.append(f"{name} line {line}: this Segment SKU is already mapped on line {first_line[cells[0]]}")
+            else:
+                mapping[cells[0]] = cells[1]
+                first_line[cells[0]] = line
+    except csv.Error as exc:
+        problems.append(f"{name} line {reader.line_num}: not valid CSV ({exc})")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return mapping
+
+
+def read_sku_map(path: str) -> dict[str, str]:
+    """``parse_sku_map`` of the UTF-8 file at ``path``; ``ValueError`` says why it cannot be used."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ValueError(f"SKU_MAP: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"SKU_MAP: {path} is not UTF-8 text") from None
+    mapping = parse_sku_map(text)
+    if not mapping:
+        raise ValueError(f"SKU_MAP: {path} maps no SKU")
+    return mapping
 
 
 def database_url(value: str | None) -> str:
@@ -129,16 +243,15 @@ class _Reader:
             self.problems.append(f"{name}: {exc}")
             return parse_duration(default)
 
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.text(name).lower()
+    def flag(self, name: str, default: bool = False) -> bool:
+        raw = self.text(name)
         if not raw:
             return default
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        if raw in ("0", "false", "no", "off"):
-            return False
-        self.problems.append(f"{name} must be true or false, not {raw!r}")
-        return default
+        try:
+            return parse_bool(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be true or false")
+            return default
 
     def size(self, name: str, default: str) -> int:
         try:
@@ -158,7 +271,8 @@ class _Reader:
 def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: bool = False) -> Settings:
     """All settings from ``environ``; ``ConfigError`` lists every problem.
 
-    ``intake``: the process receives Segment messages, so it needs a way to authenticate them.
+    ``intake``: the process receives Segment messages, so it needs a way to authenticate them (an API key,
+    a shared secret or a bearer token), unless ``ALLOW_UNAUTHENTICATED=true`` says otherwise explicitly.
     ``demo``: throwaway keys, domain and API key stand in for the ones not set.
     """
     read = _Reader(environ)
@@ -174,10 +288,16 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         keys = Keys(read.key("TRUSTPILOT_ENCRYPT_KEY"), read.key("TRUSTPILOT_AUTH_KEY"))
 
     api_keys = parse_list(read.text("SEGMENT_API_KEYS"))
-    if demo and not api_keys:
+    shared_secrets = parse_list(read.text("SEGMENT_SHARED_SECRETS"))
+    bearer_tokens = parse_list(read.text("SEGMENT_BEARER_TOKENS"))
+    allow_unauthenticated = read.flag("ALLOW_UNAUTHENTICATED")
+    if demo and not (api_keys or shared_secrets or bearer_tokens):
         api_keys = (DEMO_API_KEY,)
-    if intake and not api_keys:
-        read.problems.append("SEGMENT_API_KEYS is not set: the API key(s) Segment sends, comma-separated")
+    if any(any(char.isspace() for char in token) for token in bearer_tokens):
+        read.problems.append("SEGMENT_BEARER_TOKENS: a token contains whitespace")
+    if intake and not (api_keys or shared_secrets or bearer_tokens or allow_unauthenticated):
+        read.problems.append("No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+                             "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)")
 
     db_url = database_url(read.text("DATABASE_URL"))
     try:
@@ -188,6 +308,17 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
     host = read.text("TRUSTPILOT_HOST", DEFAULT_HOST)
     if not _DOMAIN.match(host):
         read.problems.append("TRUSTPILOT_HOST must be a host name such as www.trustpilot.com")
+    try:
+        locale_hosts = parse_locale_hosts(read.text("LOCALE_HOSTS"))
+    except ValueError as exc:
+        read.problems.append(f"LOCALE_HOSTS: {exc}")
+        locale_hosts = ()
+    sku_map: dict[str, str] = {}
+    if read.text("SKU_MAP"):
+        try:
+            sku_map = read_sku_map(read.text("SKU_MAP"))
+        except ValueError as exc:
+            read.problems.extend(str(exc).splitlines())
 
     settings = Settings(
         domain=domain,
@@ -210,6 +341,14 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         max_body=read.size("MAX_BODY", "16MB"),
         max_batch=int(read.number("MAX_BATCH", 4000, integer=True, minimum=1)),
         demo=demo,
+        shared_secrets=shared_secrets,
+        bearer_tokens=bearer_tokens,
+        allow_unauthenticated=allow_unauthenticated,
+        force_host=bool(read.text("TRUSTPILOT_HOST")),
+        locale_hosts=locale_hosts,
+        suppress_audiences=parse_list(read.text("SUPPRESS_AUDIENCES")),
+        tag_properties=parse_list(read.text("TAG_PROPERTIES")),
+        sku_map=MappingProxyType(sku_map),
         environ=dict(environ),
     )
     if read.problems:

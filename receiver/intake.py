@@ -2,21 +2,32 @@
 
 No HTTP here: the web layer decodes the request and turns verdicts into a response; ``receiver replay``
 goes through the web layer too, so both take exactly this path.
+
+A batch is handled in three steps, whatever its size: the traits of its ``identify`` calls are
+merged into the stored ones (one transaction), the stored traits of the customers of its orders are
+read (one query), then its invitations are stored (one transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Settings
-from .invitation import Invitation, Rejected, Rules, invitation_from
-from .segment import MessageProblem, parse_message
-from .store import Store
+from .invitation import Invitation, Rejected, Rules, invitation_from, suppressed_by
+from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
+from .store import PENDING, SUPPRESSED, Store, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
+SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
+OUTCOMES = (ACCEPTED, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPORTED)
+
+# The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
+# traits) are stored, so that the receiver keeps no more personal data than it uses.
+CUSTOMER_TRAITS = ("email", "name", "surname", "first_name", "last_name")
+MAX_TRAIT = 1000
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,21 @@ class Verdict:
         return body
 
 
+@dataclass(frozen=True)
+class _ToStore:
+    invitation: Invitation
+    audience: str | None = None  # the SUPPRESS_AUDIENCES trait that suppresses it
+
+    @property
+    def state(self) -> str:
+        return SUPPRESSED if self.audience else PENDING
+
+    @property
+    def reason(self) -> str | None:
+        """Stored as the row's ``last_error``: the trait's name, nothing about the customer."""
+        return f"suppressed: {self.audience}" if self.audience else None
+
+
 def _message_id_of(raw: Any) -> str | None:
     if isinstance(raw, dict):
         for key in ("messageId", "message_id", "MessageId", "messageID"):
@@ -42,29 +68,85 @@ def _message_id_of(raw: Any) -> str | None:
     return None
 
 
+def _storable(value: Any) -> bool:
+    """A trait value worth keeping: a JSON scalar, and no essay."""
+    return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TRAIT)
+
+
+def _identities(message: Message) -> list[str]:
+    """The keys under which a customer's traits are stored: userId first, then anonymousId."""
+    keys = []
+    if message.user_id:
+        keys.append(identity_key("user", message.user_id))
+    if message.anonymous_id:
+        keys.append(identity_key("anon", message.anonymous_id))
+    return keys
+
+
 class Intake:
     def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]):
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.rules = Rules(tags=settings.tags, default_name=settings.default_name)
+        suppress = tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences))
+        self.rules = Rules(
+            tags=settings.tags,
+            default_name=settings.default_name,
+            sku_map=settings.sku_map,
+            tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
+            suppress=suppress,
+        )
+        self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *suppress)))
 
-    def classify(self, raw: Any) -> Invitation | Verdict:
-        """An invitation to store, or the verdict for a message that makes none."""
+    def parse(self, raw: Any) -> Message | Verdict:
+        """The message, or the verdict for one that is unreadable or not meant for us."""
         try:
             message = parse_message(raw)
         except MessageProblem as problem:
             return Verdict(REJECTED, str(problem), _message_id_of(raw))
+        if not sent_to_us(message.integrations):
+            return Verdict(IGNORED, "Ignored: its integrations turn Trustpilot off", message.message_id)
+        return message
+
+    def trait_updates(self, message: Message, now: datetime) -> list[TraitUpdate]:
+        """What an ``identify`` call tells us to remember: the traits we use, under each of its ids."""
+        if message.type != "identify":
+            return []
+        kept = {name: message.traits[name] for name in self.kept_traits
+                if name in message.traits and _storable(message.traits[name])}
+        if not kept:
+            return []
+        observed = min(message.timestamp or now, now)  # a clock ahead of ours must not pin a value
+        return [TraitUpdate(identity, kept, observed) for identity in _identities(message)]
+
+    def known_traits(self, message: Message, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The stored traits of the message's customer: those of its userId win over its anonymousId's."""
+        known: dict[str, Any] = {}
+        for identity in reversed(_identities(message)):
+            known.update({name: value for name, value in stored.get(identity, {}).items() if value is not None})
+        return known
+
+    def classify(self, item: Message | Verdict, stored: Mapping[str, Mapping[str, Any]]) -> _ToStore | Verdict:
+        """An invitation to store (maybe as suppressed), or the verdict for a message that makes none."""
+        if isinstance(item, Verdict):
+            return item
+        message = item
         if message.type in ("page", "screen", "group", "alias"):
             return Verdict(UNSUPPORTED, f"Unsupported message type: {message.type}", message.message_id)
-        if message.type != "track":
-            return Verdict(IGNORED, f"Ignored: {message.type} calls make no invitation", message.message_id)
+        if message.type == "identify":
+            noted = "traits noted, " if any(name in message.traits for name in self.kept_traits) else ""
+            return Verdict(IGNORED, f"Ignored: {noted}identify calls make no invitation", message.message_id)
         if not message.is_order_completed:
             return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
+        known = self.known_traits(message, stored)
         try:
-            return invitation_from(message, self.rules)
+            invitation = invitation_from(message, self.rules, known_traits=known)
         except Rejected as reason:
             return Verdict(REJECTED, str(reason), message.message_id)
+        audience = suppressed_by(message, self.rules.suppress, known)
+        if audience:
+            return _ToStore(invitation, audience)
+        return _ToStore(invitation)
 
     def due_at(self, invitation: Invitation, now: datetime) -> datetime:
         """The order's own time plus ``INVITATION_DELAY`` (never in the past)."""
@@ -73,22 +155,34 @@ class Intake:
         return max(now, (invitation.ordered_at or now) + timedelta(seconds=self.settings.invitation_delay))
 
     def process(self, messages: Sequence[Any]) -> list[Verdict]:
-        """One verdict per message, in order; the accepted ones are stored before this returns."""
-        classified = [self.classify(raw) for raw in messages]
-        fresh = [item for item in classified if isinstance(item, Invitation)]
+        """One verdict per message, in order; traits and accepted invitations are stored before this returns."""
         now = self.clock()
-        stored = iter(self.store.add(
-            fresh, domain=self.settings.domain, now=now,
-            due_at=[self.due_at(item, now) for item in fresh],
-            order_keys=[item.ref if self.settings.dedupe_orders else f"message:{item.message_id}" for item in fresh],
+        parsed = [self.parse(raw) for raw in messages]
+        readable = [item for item in parsed if isinstance(item, Message)]
+        updates = [update for message in readable for update in self.trait_updates(message, now)]
+        if updates:
+            self.store.remember_traits(updates, now=now)
+        wanted = [identity for message in readable if message.is_order_completed for identity in _identities(message)]
+        stored = self.store.known_traits(wanted) if wanted else {}
+        classified = [self.classify(item, stored) for item in parsed]
+        fresh = [item for item in classified if isinstance(item, _ToStore)]
+        added = iter(self.store.add(
+            [item.invitation for item in fresh], domain=self.settings.domain, now=now,
+            states=[item.state for item in fresh], errors=[item.reason for item in fresh],
+            due_at=[self.due_at(item.invitation, now) for item in fresh],
+            order_keys=[item.invitation.ref if self.settings.dedupe_orders else f"message:{item.invitation.message_id}"
+                        for item in fresh],
         ))
         verdicts = []
         for item in classified:
             if isinstance(item, Verdict):
                 verdicts.append(item)
-            elif next(stored):
-                verdicts.append(Verdict(ACCEPTED, "Invitation stored", item.message_id))
-            else:
+            elif not next(added):
                 verdicts.append(Verdict(DUPLICATE, "Duplicate: this message or order is already stored",
-                                        item.message_id))
+                                        item.invitation.message_id))
+            elif item.audience:
+                verdicts.append(Verdict(SUPPRESSED_VERDICT, f"Suppressed: the customer is in {item.audience}",
+                                        item.invitation.message_id))
+            else:
+                verdicts.append(Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id))
         return verdicts

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,12 @@ class Rejected(ValueError):
 class Rules:
     tags: tuple[str, ...] = ()
     default_name: str = "Customer"
+    # Segment ``sku`` or ``product_id`` -> the SKU in the business's Trustpilot product catalogue (SKU_MAP).
+    sku_map: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Properties whose values become tags ``name:value`` (TAG_PROPERTIES), names in snake_case.
+    tag_properties: tuple[str, ...] = ()
+    # Trait names (snake_case) that, when true for the customer, mean: no invitation (SUPPRESS_AUDIENCES).
+    suppress: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,43 +115,78 @@ def _joined(*parts: Any) -> str:
 
 
 def customer_name(properties: Mapping[str, Any], traits: Iterable[Mapping[str, Any]], default: str) -> str:
-    """``name`` + ``surname``, else ``first_name`` + ``last_name``, in the properties then each traits source."""
+    """``name`` + ``surname``, else ``first_name`` + ``last_name`` (or ``surname``), in the properties then
+    each traits source."""
     for source in (properties, *traits):
-        name = _joined(source.get("name"), source.get("surname"))
-        if name:
-            return name
-        name = _joined(source.get("first_name"), source.get("last_name"))
+        surname = source.get("surname") if clean_text(source.get("surname"), MAX_NAME) else source.get("last_name")
+        if clean_text(source.get("name"), MAX_NAME):
+            return _joined(source.get("name"), source.get("surname"))
+        name = _joined(source.get("first_name"), surname)
         if name:
             return name
     return default
 
 
-def product_skus(products: Any) -> tuple[str, ...]:
-    """Each product's ``sku``, else its ``product_id``."""
+def product_skus(products: Any, sku_map: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Each product's SKU: its ``sku`` (else ``product_id``) as ``sku_map`` maps it, else its ``sku``, else its
+    ``product_id``."""
     if not isinstance(products, list):
         return ()
+    sku_map = sku_map or {}
     skus = []
     for product in products:
         if isinstance(product, dict):
-            sku = clean_text(product.get("sku"), MAX_SKU) or clean_text(product.get("product_id"), MAX_SKU)
-            skus.append(sku)
+            sku = clean_text(product.get("sku"), MAX_SKU)
+            product_id = clean_text(product.get("product_id"), MAX_SKU)
+            skus.append(sku_map.get(sku) or sku_map.get(product_id) or sku or product_id)
     return unique(skus)
 
 
-def invitation_from(message: Message, rules: Rules) -> Invitation:
-    """The invitation an ``Order Completed`` message asks for; ``Rejected`` names what is wrong."""
+def property_tags(properties: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """``affiliation: "Google Store"`` -> ``affiliation:Google_Store`` for each name given; a list gives one tag each."""
+    tags = []
+    for name in names:
+        value = properties.get(name)
+        for item in value if isinstance(value, list) else [value]:
+            text = clean_text(item, MAX_TAG)
+            if text:
+                tags.append(sanitise_tag(f"{name}:{text}"))
+    return tags
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def suppressed_by(message: Message, names: Iterable[str], known_traits: Mapping[str, Any] | None = None) -> str | None:
+    """The first of ``names`` (trait names, snake_case) that is true for the customer, in the event's
+    traits or the stored ones; None if the customer may be invited."""
+    sources = (message.context_traits, message.traits, known_traits or {})
+    for name in names:
+        if any(_is_true(source.get(name)) for source in sources):
+            return name
+    return None
+
+
+def invitation_from(message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None) -> Invitation:
+    """The invitation an ``Order Completed`` message asks for; ``Rejected`` names what is wrong.
+
+    ``known_traits``: what earlier ``identify`` calls said about this customer (keys in snake_case),
+    read after the properties and ``context.traits`` for the email and the name.
+    """
     props = message.properties
+    known = known_traits or {}
     ref = order_ref(props)
-    email = customer_email(props, message.context_traits)
-    name = customer_name(props, (message.context_traits, message.traits), rules.default_name)
+    email = customer_email(props, message.context_traits, known)
+    name = customer_name(props, (message.context_traits, message.traits, known), rules.default_name)
     locale = message.locale or parse_locale(props.get("locale"))
     return Invitation(
         message_id=message.message_id,
         email=email,
         name=name,
         ref=ref,
-        skus=product_skus(props.get("products")),
-        tags=unique(sanitise_tag(tag) for tag in rules.tags),
+        skus=product_skus(props.get("products"), rules.sku_map),
+        tags=unique(sanitise_tag(tag) for tag in (*rules.tags, *property_tags(props, rules.tag_properties))),
         locale=locale,
         ordered_at=message.timestamp,
         user_id=message.user_id,

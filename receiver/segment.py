@@ -12,12 +12,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 ORDER_COMPLETED = "order completed"
+DESTINATION = "Trustpilot"  # our name in a message's ``integrations``
 
 _ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
@@ -30,6 +32,7 @@ class MessageProblem(ValueError):
     """A message we cannot read; ``str()`` is the client-facing reason."""
 
 
+@lru_cache(maxsize=8192)  # the same few hundred keys come in every message of a batch
 def snake_key(key: str) -> str:
     """``orderId`` / ``OrderID`` / ``ORDER_ID`` / ``order-id`` -> ``order_id``."""
     key = _ACRONYM_WORD.sub(r"\1_\2", key.strip())
@@ -195,3 +198,54 @@ def parse_message(raw: Any) -> Message:
         locale=parse_locale(context.get("locale")),
         integrations=integrations if isinstance(integrations, dict) else {},
     )
+
+
+# -- envelopes and routing -------------------------------------------------------------------------
+
+def messages_in(body: Any) -> tuple[list[Any], bool]:
+    """The messages in a request body, and whether it was a batch.
+
+    One message (an object with ``type``), a JSON array of messages (Webhooks (Actions) batches), or
+    ``{"batch": [...]}`` (the Tracking API's ``/v1/batch``, with ``sentAt``, ``writeKey`` and, optionally,
+    ``context`` and ``integrations`` that apply to every message; a message's own keys win).
+    ``MessageProblem`` when the body is none of these.
+    """
+    if isinstance(body, list):
+        return body, True
+    if isinstance(body, dict) and "type" not in body and isinstance(body.get("batch"), list):
+        shared = {key: body[key] for key in ("context", "integrations") if isinstance(body.get(key), dict)}
+        return [_with_shared(message, shared) for message in body["batch"]], True
+    if isinstance(body, dict):
+        return [body], False
+    raise MessageProblem("The body must be a JSON object (one message) or an array of messages")
+
+
+def _with_shared(message: Any, shared: dict[str, dict[str, Any]]) -> Any:
+    if not shared or not isinstance(message, dict):
+        return message
+    merged = dict(message)
+    for key, values in shared.items():
+        own = merged.get(key)
+        merged[key] = {**values, **own} if isinstance(own, dict) else (own if key in merged else dict(values))
+    return merged
+
+
+def with_call_type(raw: Any, call: str) -> Any:
+    """A message posted to ``/v1/<call>``: the path says its type, whatever (or if) the body says."""
+    if not isinstance(raw, dict):
+        return raw
+    return {**{key: value for key, value in raw.items() if snake_key(str(key)) != "type"}, "type": call}
+
+
+def sent_to_us(integrations: dict[str, Any]) -> bool:
+    """Whether Segment's ``integrations`` object lets this message reach us, as every destination reads it.
+
+    ``{"Trustpilot": false}`` turns us off; ``{"All": false}`` turns every destination off but those
+    named with ``true`` (or an object of settings). Names compare without regard to case.
+    """
+    flags = {str(name).lower(): _switched_on(value) for name, value in integrations.items() if value is not None}
+    return flags.get(DESTINATION.lower(), flags.get("all", True))
+
+
+def _switched_on(value: Any) -> bool:
+    return isinstance(value, dict) or bool(value)

@@ -12,7 +12,7 @@ Every write is one statement in one transaction, so it is atomic on both databas
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -379,6 +380,14 @@ class Store:
             row = conn.execute(select(invitations).where(invitations.c.message_id == message_id)).first()
         return dict(row._mapping) if row else None
 
+    # -- traits (issue 5): implemented in the section at the end of this module -----------------
+
+    def remember_traits(self, updates: Sequence[TraitUpdate], *, now: datetime) -> int:
+        return _remember_traits(self, updates, now=now)
+
+    def known_traits(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return _known_traits(self, identities)
+
 
 class _Translate:
     """Database outages become ``StoreUnavailable``; programming errors stay what they are."""
@@ -390,3 +399,99 @@ class _Translate:
         if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
             raise StoreUnavailable("the database is unavailable or locked; try again") from exc
         return False
+
+
+# ==================================================================================================
+# Traits (issue 5): what identify calls said about each customer, for orders that do not say it.
+#
+# One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``. Merging is
+# Segment's: a trait sent again replaces the stored value, new traits are added, the others stay. Each
+# row keeps the time of the identify call that set it, so that a late retry of an older call does
+# not overwrite a newer value. ``remember_traits`` writes a whole batch (e.g. an Engage audience sync)
+# in one transaction, with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: atomic on both databases.
+# ==================================================================================================
+
+MAX_IDENTITY = 300
+MAX_TRAIT_NAME = 255
+TRAIT_CHUNK = 500  # identities per lookup: well under SQLite's and PostgreSQL's limits on bound parameters
+
+user_traits = Table(
+    "user_traits",
+    metadata,
+    Column("identity", String(MAX_IDENTITY), nullable=False),
+    Column("name", String(MAX_TRAIT_NAME), nullable=False),
+    Column("value", JSON(none_as_null=True)),
+    Column("observed_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
+)
+
+
+def identity_key(kind: str, value: str) -> str:
+    """``("user", "u-1")`` -> ``"user:u-1"``; ``kind`` is ``user`` (userId) or ``anon`` (anonymousId)."""
+    return f"{kind}:{value}"
+
+
+@dataclass(frozen=True)
+class TraitUpdate:
+    """The traits of one identify call, for one identity, as of ``observed_at`` (its timestamp)."""
+
+    identity: str
+    traits: Mapping[str, Any]
+    observed_at: datetime
+
+
+def _latest_per_trait(updates: Iterable[TraitUpdate], now: datetime) -> list[dict[str, Any]]:
+    """One row per (identity, trait): the newest value in the batch (a later one wins a tie).
+
+    One statement may not touch a row twice on PostgreSQL, so the batch is folded here first.
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for update_ in updates:
+        if not update_.identity or len(update_.identity) > MAX_IDENTITY:
+            continue
+        observed = naive_utc(update_.observed_at)
+        for name, value in update_.traits.items():
+            if not isinstance(name, str) or not name or len(name) > MAX_TRAIT_NAME:
+                continue
+            key = (update_.identity, name)
+            if key not in rows or rows[key]["observed_at"] <= observed:
+                rows[key] = {"identity": update_.identity, "name": name, "value": value,
+                             "observed_at": observed, "updated_at": now}
+    return list(rows.values())
+
+
+def _remember_traits(store: Store, updates: Sequence[TraitUpdate], *, now: datetime) -> int:
+    """Merge the traits of a batch of identify calls into the stored ones, in one transaction.
+
+    Returns how many (identity, trait) rows the batch carried. A value is only replaced by one
+    observed at the same time or later.
+    """
+    rows = _latest_per_trait(updates, naive_utc(now))
+    if not rows:
+        return 0
+    insert = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(user_traits)
+    statement = insert.on_conflict_do_update(
+        index_elements=[user_traits.c.identity, user_traits.c.name],
+        set_={"value": insert.excluded.value, "observed_at": insert.excluded.observed_at,
+              "updated_at": insert.excluded.updated_at},
+        where=user_traits.c.observed_at <= insert.excluded.observed_at,
+    )
+    with _Translate(), store.engine.begin() as conn:
+        conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
+    return len(rows)
+
+
+def _known_traits(store: Store, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored traits of each identity asked for that has any, in one query per chunk."""
+    wanted = sorted({identity for identity in identities if identity and len(identity) <= MAX_IDENTITY})
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
+    with _Translate(), store.engine.connect() as conn:
+        for start in range(0, len(wanted), TRAIT_CHUNK):
+            statement = select(user_traits.c.identity, user_traits.c.name, user_traits.c.value).where(
+                user_traits.c.identity.in_(wanted[start:start + TRAIT_CHUNK]))
+            for row in conn.execute(statement):
+                found.setdefault(row.identity, {})[row.name] = row.value
+    return found

@@ -1,10 +1,17 @@
-"""The Flask app: authenticate, decode the body, hand the messages to intake, answer as Segment expects."""
+"""The Flask app: authenticate, decode the body, hand the messages to intake, answer as Segment expects.
+
+Two doors, one path behind them:
+- ``POST /segment``: the destination endpoint (Direct, Webhooks (Classic), Webhooks (Actions)). One message
+  gets that message's status (400 for a rejected one, 501 for a call type we do not take); a batch gets
+  200 with counts and the rejected entries, or 400 when nothing in it could be accepted.
+- ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``, ``/v1/screen``, ``/v1/group``, ``/v1/alias``:
+  Segment's HTTP Tracking API, for Segment's SDKs pointed at this host. Like Segment's own API, every readable,
+  authenticated request gets 200 (``{"success": true, ...}`` with the same counts); errors are
+  ``{"code": ..., "message": ...}``.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import re
@@ -19,16 +26,23 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import logs, metrics
+from .auth import authenticate
 from .clock import utcnow
 from .config import Settings
-from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED, Intake, Verdict
+from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Intake, Verdict
+from .segment import CALL_TYPES, MessageProblem, messages_in, with_call_type
 from .store import Store, StoreUnavailable
 
 log = logging.getLogger("receiver.web")
 
-STATUS = {ACCEPTED: 200, DUPLICATE: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
+STATUS = {ACCEPTED: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
+# ``code`` of the Tracking API's error bodies, which SDKs read along with ``message``.
+ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+               500: "internal_error", 503: "service_unavailable"}
 
 segment = Blueprint("segment", __name__)
+tracking = Blueprint("tracking", __name__, url_prefix="/v1")
 
 
 class BadRequest(Exception):
@@ -39,30 +53,30 @@ class BadRequest(Exception):
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Any, int]:
-    return jsonify({"message": message, **extra}), status
+    body = {"message": message, **extra}
+    if request.path.startswith("/v1/"):
+        body = {"code": ERROR_CODES.get(status, "error"), **body}
+    response = jsonify(body)
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response, status
 
 
-def _credentials_ok(header: str, api_keys: tuple[str, ...]) -> bool:
-    """``Basic base64("<key>:")`` with a configured key; every key compared, in constant time."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        return False
-    try:
-        user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return False
-    matched = False
-    for key in api_keys:
-        matched |= hmac.compare_digest(user.encode("utf-8"), key.encode("utf-8"))
-    return matched
-
-
-def _body_bytes(max_decompressed: int) -> bytes:
+def _authenticated_body(settings: Settings) -> bytes:
+    """The raw body, once the request proved it comes from Segment (a signature covers these bytes)."""
     raw = request.get_data(cache=False)
+    failure = authenticate(request.headers, raw, settings)
+    if failure:
+        metrics.UNAUTHORISED.inc()
+        raise BadRequest(401, failure)
+    return raw
+
+
+def _decompressed(raw: bytes, max_decompressed: int) -> bytes:
     encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding in ("identity", ""):
         return raw
-    if encoding != "gzip":
+    if encoding not in ("gzip", "x-gzip"):
         raise BadRequest(415, f"Unsupported Content-Encoding: {encoding[:32]}")
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
@@ -81,11 +95,11 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _json_body(max_decompressed: int) -> Any:
+def _json_body(raw: bytes, max_decompressed: int) -> Any:
     content_type = (request.mimetype or "").lower()
     if content_type and "json" not in content_type and content_type != "text/plain":
         raise BadRequest(415, "Content-Type must be application/json")
-    body = _body_bytes(max_decompressed)
+    body = _decompressed(raw, max_decompressed)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -98,55 +112,97 @@ def _json_body(max_decompressed: int) -> Any:
         raise BadRequest(400, "The body is not valid JSON") from None
 
 
-def messages_in(body: Any) -> tuple[list[Any], bool]:
-    """The messages in a body, and whether it was a batch: one message, an array, or ``{"batch": [...]}``."""
-    if isinstance(body, list):
-        return body, True
-    if isinstance(body, dict) and "type" not in body and isinstance(body.get("batch"), list):
-        return body["batch"], True
-    if isinstance(body, dict):
-        return [body], False
-    raise BadRequest(400, "The body must be a JSON object (one message) or an array of messages")
+def _read_body() -> Any:
+    """The decoded JSON of an authenticated request; ``BadRequest`` (401, 400, 413, 415) otherwise."""
+    settings: Settings = current_app.extensions["receiver.settings"]
+    raw = _authenticated_body(settings)
+    return _json_body(raw, current_app.config["MAX_DECOMPRESSED"])
 
 
-def batch_response(verdicts: list[Verdict]) -> tuple[Any, int]:
-    counts = {name: 0 for name in STATUS}
-    rejected = []
+def _messages(body: Any) -> tuple[list[Any], bool]:
+    try:
+        messages, is_batch = messages_in(body)
+    except MessageProblem as problem:
+        raise BadRequest(400, str(problem)) from None
+    max_batch = current_app.extensions["receiver.settings"].max_batch
+    if is_batch and len(messages) > max_batch:
+        raise BadRequest(413, f"A batch holds at most {max_batch} messages")
+    return messages, is_batch
+
+
+def _process(messages: list[Any]) -> list[Verdict]:
+    intake: Intake = current_app.extensions["receiver.intake"]
+    try:
+        return intake.process(messages)
+    except StoreUnavailable:
+        log.warning("the database is unavailable: answered 503 so that Segment retries")
+        raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
+
+
+def batch_counts(verdicts: list[Verdict]) -> dict[str, Any]:
+    """``received``, a count per outcome (``unsupported`` counted as ``ignored``), and under ``errors`` each
+    rejected message's ``index`` in the batch, ``messageId`` and ``reason``."""
+    counts: dict[str, Any] = {name: 0 for name in STATUS}
+    errors = []
     for index, verdict in enumerate(verdicts):
         counts[verdict.outcome] += 1
         if verdict.outcome == REJECTED:
-            rejected.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
+            errors.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
     counts[IGNORED] += counts.pop(UNSUPPORTED)
+    return {"received": len(verdicts), **counts, "errors": errors}
+
+
+def batch_response(verdicts: list[Verdict]) -> tuple[Any, int]:
+    counts = batch_counts(verdicts)
     status = 400 if verdicts and counts[REJECTED] == len(verdicts) else 200
     message = "No message in the batch could be accepted" if status == 400 else "Batch processed"
-    return jsonify({"message": message, "received": len(verdicts), **counts, "rejected": rejected}), status
+    return jsonify({"message": message, **counts}), status
 
 
 @segment.post("/segment")
 def receive() -> tuple[Any, int]:
-    settings: Settings = current_app.extensions["receiver.settings"]
-    if not _credentials_ok(request.headers.get("Authorization", ""), settings.api_keys):
-        return error(401, "Missing or invalid API key")
     try:
-        messages, is_batch = messages_in(_json_body(current_app.config["MAX_DECOMPRESSED"]))
+        messages, is_batch = _messages(_read_body())
+        if is_batch and not messages:
+            raise BadRequest(400, "The batch is empty")
+        verdicts = _process(messages)
     except BadRequest as bad:
         return error(bad.status, bad.message)
-    if is_batch and len(messages) > settings.max_batch:
-        return error(413, f"A batch holds at most {settings.max_batch} messages")
-    if is_batch and not messages:
-        return error(400, "The batch is empty")
-    intake: Intake = current_app.extensions["receiver.intake"]
-    try:
-        verdicts = intake.process(messages)
-    except StoreUnavailable:
-        log.warning("the database is unavailable: answered 503 so that Segment retries")
-        response, status = error(503, "Temporarily unable to store messages; please retry")
-        response.headers["Retry-After"] = "5"
-        return response, status
     if is_batch:
         return batch_response(verdicts)
     verdict = verdicts[0]
     return jsonify(verdict.as_json()), STATUS[verdict.outcome]
+
+
+def _tracking_answer(verdicts: list[Verdict]) -> tuple[Any, int]:
+    """What Segment's own API answers an SDK: 200 for every message it could read; outcomes for the curious."""
+    counts = batch_counts(verdicts)
+    if counts["errors"]:
+        log.info("tracking API: %d of %d messages rejected (%s)", counts[REJECTED], len(verdicts),
+                 "; ".join(sorted({entry["reason"] for entry in counts["errors"]})))
+    return jsonify({"success": True, **counts}), 200
+
+
+@tracking.post("/batch")
+def tracking_batch() -> tuple[Any, int]:
+    try:
+        messages, _ = _messages(_read_body())
+        verdicts = _process(messages)
+    except BadRequest as bad:
+        return error(bad.status, bad.message)
+    return _tracking_answer(verdicts)
+
+
+@tracking.post(f"/<any({', '.join(CALL_TYPES)}):call>")
+def tracking_call(call: str) -> tuple[Any, int]:
+    try:
+        body = _read_body()
+        if not isinstance(body, dict):
+            raise BadRequest(400, f"The body of /v1/{call} must be one JSON object")
+        verdicts = _process([with_call_type(body, call)])
+    except BadRequest as bad:
+        return error(bad.status, bad.message)
+    return _tracking_answer(verdicts)
 
 
 ops = Blueprint("ops", __name__)
@@ -232,10 +288,14 @@ def create_app(
     app.extensions["receiver.intake"] = Intake(settings, store, clock)
     app.extensions["receiver.clock"] = clock
     app.register_blueprint(segment)
+    app.register_blueprint(tracking)
     app.register_blueprint(ops)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)
+    if settings.open_to_anyone:
+        log.warning("ALLOW_UNAUTHENTICATED=true and no SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+                    "SEGMENT_BEARER_TOKENS: anyone who can reach this service can post messages to it")
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

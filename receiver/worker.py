@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import Settings
+from .locales import host_for
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
 
@@ -81,7 +82,7 @@ class Worker:
         if job.tags:
             payload["tags"] = list(job.tags)
         link = bgl.build_link(payload, self.settings.keys, self.settings.domain,
-                              host=self.settings.trustpilot_host, iv_source=self.iv_source)
+                              host=host_for(job.locale, self.settings), iv_source=self.iv_source)
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
                                skus=job.skus, tags=job.tags, locale=job.locale, link=link)
 

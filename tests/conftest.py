@@ -122,9 +122,15 @@ def store(database_url: str) -> Iterator[Store]:
     store.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "env(**variables): environment variables added to base_env for `settings`")
+
+
 @pytest.fixture
-def settings(database_url: str):
-    return load_settings(base_env(DATABASE_URL=database_url), intake=True)
+def settings(database_url: str, request: pytest.FixtureRequest):
+    """The settings of ``base_env``; a test marked ``@pytest.mark.env(NAME="value")`` adds or overrides variables."""
+    marker = request.node.get_closest_marker("env")
+    return load_settings(base_env(DATABASE_URL=database_url, **(marker.kwargs if marker else {})), intake=True)
 
 
 @pytest.fixture
@@ -149,7 +155,8 @@ def free_port() -> int:
 def live_app(app) -> Iterator[str]:
     """The app served over a real socket on 127.0.0.1 by a threaded WSGI server; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll interval: shutdown() waits up to one interval, on every test that serves
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -17,7 +17,7 @@ from receiver import bgl
 from receiver.cli import main
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
-LINK = re.compile(r"https://www\.trustpilot\.com/evaluate-bgl/\S+")
+LINK = re.compile(r"https://[a-z-]+\.trustpilot\.com/evaluate-bgl/\S+")  # the host follows the locale
 
 
 def run(args, env, **kw):
@@ -56,7 +56,8 @@ def test_configuration_errors_are_one_line_each_and_exit_2():
         "configuration error: TRUSTPILOT_DOMAIN must be a bare domain such as example.com (no scheme, no path)",
         "configuration error: TRUSTPILOT_ENCRYPT_KEY is not valid base64",
         "configuration error: TRUSTPILOT_AUTH_KEY is not set",
-        "configuration error: SEGMENT_API_KEYS is not set: the API key(s) Segment sends, comma-separated",
+        "configuration error: No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+        "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)",
         "configuration error: MAX_ATTEMPTS must be a whole number, not 'many'",
     ]
 
@@ -71,11 +72,15 @@ def test_replay_in_process_prints_a_line_per_event_and_a_summary(sqlite_url):
     result = run(["replay", str(FIXTURES)], base_env(DATABASE_URL=sqlite_url))
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert len(lines) == len(list(FIXTURES.glob("*.json"))) + 1
+    files = [p for p in FIXTURES.rglob("*") if p.name.endswith((".json", ".json.gz"))]
+    assert len(files) == 16 and len(lines) == len(files) + 1  # folders are walked, gzip bodies included
     assert any("order-completed-seed.json  200 accepted" in line for line in lines)
     assert any("order-completed-missing-email.json  400 rejected  Missing email address" in line for line in lines)
     assert any("page.json  501 unsupported" in line for line in lines)
-    assert lines[-1] == "summary: 4 accepted, 2 ignored, 3 rejected, 1 unsupported"
+    assert any("dialects/order-completed-gzip.json.gz  200 accepted" in line for line in lines)
+    assert any("dialects/actions-batch.json  200 batch  2 accepted, 1 ignored, 1 rejected" in line for line in lines)
+    assert any("dialects/v1-batch.json  200 batch  1 accepted, 2 ignored" in line for line in lines)
+    assert lines[-1] == "summary: 10 accepted, 6 ignored, 4 rejected, 1 unsupported"
     again = run(["replay", str(FIXTURES / "order-completed-seed.json")], base_env(DATABASE_URL=sqlite_url))
     assert "200 duplicate" in again.output
 
@@ -86,11 +91,12 @@ def test_replay_demo_shows_the_whole_path(tmp_path):
     assert result.exit_code == 0, result.output
     assert "DEMO MODE" in result.output
     links = LINK.findall(result.output)
-    assert len(links) == 4
+    assert len(links) == 10
     from receiver.config import demo_keys
     decoded = [bgl.decode(link, demo_keys()) for link in links]
     assert {"email": "test@example.com", "name": "John Johnson", "ref": "50314b8e9bcf000000000000",
             "skus": ["45790-32", "46493-32"]} in decoded
+    assert any(link.startswith("https://de.trustpilot.com/") for link in links)  # the de-DE order
     assert "test@example.com" not in result.output  # the log sender masks the recipient
     assert "t***@example.com" in result.output
 

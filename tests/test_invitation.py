@@ -1,7 +1,15 @@
 import pytest
 
 from conftest import fixture
-from receiver.invitation import Rejected, Rules, invitation_from, sanitise_tag
+from receiver.invitation import (
+    Rejected,
+    Rules,
+    invitation_from,
+    product_skus,
+    property_tags,
+    sanitise_tag,
+    suppressed_by,
+)
 from receiver.segment import parse_message
 
 RULES = Rules(tags=("segment", "summer sale"), default_name="Valued customer")
@@ -79,3 +87,41 @@ def test_the_locale_comes_from_the_context_then_the_properties():
     raw_context = {"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}
     raw = {"type": "track", "event": "Order Completed", "properties": raw_context, "context": {"locale": "de-DE"}}
     assert invitation_from(parse_message(raw), RULES).locale == "de-DE"
+
+
+def test_known_traits_come_after_the_properties_and_the_context():
+    message = parse_message({"type": "track", "event": "Order Completed", "messageId": "m-1",
+                             "properties": {"order_id": "1"}, "context": {"traits": {"first_name": "Ctx"}}})
+    known = {"email": "known@example.com", "first_name": "Known", "last_name": "Name"}
+    invitation = invitation_from(message, RULES, known_traits=known)
+    assert (invitation.email, invitation.name) == ("known@example.com", "Ctx")
+    with pytest.raises(Rejected, match="Invalid email address"):
+        invitation_from(message, RULES, known_traits={"email": "broken"})
+
+
+def test_first_name_with_surname():
+    assert invite({"order_id": "1", "email": "a@b.co", "firstName": "Ann", "surname": "Lee"}).name == "Ann Lee"
+    assert invite({"order_id": "1", "email": "a@b.co", "surname": "Lee"}).name == "Lee"
+
+
+def test_suppressed_by_names_the_first_true_trait():
+    message = parse_message({"type": "track", "context": {"traits": {"Unsubscribed": "TRUE", "vip": True}}})
+    assert suppressed_by(message, ("complainers", "unsubscribed", "vip")) == "unsubscribed"
+    assert suppressed_by(message, ("complainers",), {"complainers": True}) == "complainers"
+    assert suppressed_by(message, ("complainers",), {"complainers": False}) is None
+    assert suppressed_by(message, ()) is None
+
+
+def test_sku_map_and_property_tags():
+    products = [{"sku": "S1", "product_id": "P1"}, {"product_id": "P2"}, {"sku": "S3"}]
+    assert product_skus(products, {"S1": "C1", "P2": "C2"}) == ("C1", "C2", "S3")
+    assert property_tags({"affiliation": "Google Store", "coupon": ["a", "", None], "total": 10},
+                         ("affiliation", "coupon", "total", "missing")) == [
+        "affiliation:Google_Store", "coupon:a", "total:10"]
+
+
+def test_an_unusable_locale_costs_no_order():
+    base = {"type": "track", "event": "Order Completed", "messageId": "m-1",
+            "properties": {"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}}
+    assert invitation_from(parse_message({**base, "context": {"locale": 5}}), RULES).locale == "fr-FR"
+    assert invitation_from(parse_message({**base, "context": {"locale": "x" * 80}}), RULES).locale == "fr-FR"

@@ -1,7 +1,15 @@
 import pytest
 
 from conftest import fixture
-from receiver.segment import MessageProblem, event_key, normalise_keys, parse_message, snake_key
+from receiver.segment import (
+    MessageProblem,
+    event_key,
+    messages_in,
+    normalise_keys,
+    parse_message,
+    snake_key,
+    with_call_type,
+)
 
 
 @pytest.mark.parametrize("key", ["order_id", "orderId", "OrderId", "OrderID", "ORDER_ID", "order-id", "Order Id"])
@@ -61,3 +69,22 @@ def test_an_unreadable_timestamp_is_dropped_not_fatal():
     assert parse_message({"type": "track", "timestamp": "yesterday"}).timestamp is None
     naive = parse_message({"type": "track", "timestamp": "2026-01-02T03:04:05"}).timestamp
     assert naive.isoformat() == "2026-01-02T03:04:05+00:00"
+
+
+def test_body_envelopes():
+    one = {"type": "track"}
+    assert messages_in(one) == ([one], False)
+    assert messages_in([one, 2]) == ([one, 2], True)
+    envelope = {"batch": [{"type": "track", "context": {"ip": "x"}}, {"type": "page", "integrations": {"All": True}}],
+                "context": {"locale": "de-DE", "ip": "y"}, "integrations": {"All": False}, "writeKey": "k"}
+    assert messages_in(envelope) == ([
+        {"type": "track", "context": {"locale": "de-DE", "ip": "x"}, "integrations": {"All": False}},
+        {"type": "page", "context": {"locale": "de-DE", "ip": "y"}, "integrations": {"All": True}},
+    ], True)
+    with pytest.raises(MessageProblem):
+        messages_in("text")
+
+
+def test_the_tracking_api_path_gives_the_type():
+    assert with_call_type({"Type": "identify", "event": "x"}, "track") == {"event": "x", "type": "track"}
+    assert parse_message(with_call_type({"messageId": "m"}, "screen")).type == "screen"

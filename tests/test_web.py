@@ -81,18 +81,18 @@ def test_malformed_bodies_get_400_with_a_message(client, store, raw, message):
     assert stored(store) == 0
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Basic " + base64.b64encode(b"wrong-key:").decode()},
-    {"Authorization": "Bearer " + API_KEY},
-    {"Authorization": "Basic !!!"},
-    {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:").decode()},
+@pytest.mark.parametrize("headers, message", [
+    ({}, "No credentials"),
+    ({"Authorization": "Basic " + base64.b64encode(b"wrong-key:").decode()}, "Missing or invalid API key"),
+    ({"Authorization": "Bearer " + API_KEY}, "Invalid bearer token"),  # an API key is not a bearer token
+    ({"Authorization": "Basic !!!"}, "Missing or invalid API key"),
+    ({"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:").decode()}, "Missing or invalid API key"),
 ])
-def test_missing_or_wrong_credentials_are_401_and_store_nothing(client, store, headers):
+def test_missing_or_wrong_credentials_are_401_and_store_nothing(client, store, headers, message):
     response = client.post("/segment", data=json.dumps(fixture("order-completed-seed.json")),
                            headers={"Content-Type": "application/json", **headers})
     assert response.status_code == 401
-    assert response.get_json() == {"message": "Missing or invalid API key"}
+    assert response.get_json() == {"message": message}
     assert stored(store) == 0
 
 

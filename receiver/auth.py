@@ -1,0 +1,104 @@
+"""How Segment proves a request is its own: an API key, a signature, or a bearer token.
+
+- ``SEGMENT_API_KEYS``: ``Authorization: Basic base64("<key>:")`` (Direct destination; SDK write keys).
+- ``SEGMENT_SHARED_SECRETS``: ``X-Signature`` = hex HMAC-SHA1 of the request body *as received*, i.e.
+  the bytes on the wire, before any ``Content-Encoding: gzip`` is undone (Webhooks Classic and Actions).
+- ``SEGMENT_BEARER_TOKENS``: ``Authorization: Bearer <token>`` (a custom header, e.g. on Actions batches).
+
+Any combination may be configured; a request passes if any configured way accepts it. Every
+presented credential is compared with every configured value in constant time. Failures say which
+check failed, never why in detail, and never echo what was sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from .config import Settings
+
+NO_CREDENTIALS = "No credentials"
+BAD_API_KEY = "Missing or invalid API key"
+BAD_SIGNATURE = "Invalid X-Signature"
+BAD_BEARER = "Invalid bearer token"
+BAD_SCHEME = "Unsupported Authorization scheme"
+NOT_CONFIGURED = "Authentication is not configured"
+
+
+def basic_header(api_key: str) -> str:
+    """The ``Authorization`` value Segment sends for ``api_key``: ``Basic base64("<key>:")``."""
+    return "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()
+
+
+def signature(body: bytes, secret: str) -> str:
+    """The ``X-Signature`` of ``body``: hex HMAC-SHA1 with the shared secret."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
+
+
+def _matches_any(presented: bytes, configured: tuple[bytes, ...]) -> bool:
+    """Whether ``presented`` equals one of ``configured``; every one is compared, each in constant time."""
+    matched = False
+    for value in configured:
+        matched |= hmac.compare_digest(presented, value)
+    return matched
+
+
+def _basic_user(encoded: str) -> bytes | None:
+    try:
+        return base64.b64decode(encoded, validate=True).partition(b":")[0]
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _utf8(values: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(value.encode("utf-8") for value in values)
+
+
+def authenticate(headers: Mapping[str, str], body: bytes, settings: Settings) -> str | None:
+    """None if the request may pass, else the (client-facing) name of the check that failed."""
+    if not (settings.api_keys or settings.shared_secrets or settings.bearer_tokens):
+        return None if settings.allow_unauthenticated else NOT_CONFIGURED
+    authorization = (headers.get("Authorization") or "").strip()
+    sent_signature = (headers.get("X-Signature") or "").strip()
+    if not authorization and not sent_signature:
+        return NO_CREDENTIALS
+    failures: list[str] = []
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "basic":
+            user = _basic_user(value) if value else None
+            if user is not None and _matches_any(user, _utf8(settings.api_keys)):
+                return None
+            failures.append(BAD_API_KEY)
+        elif scheme.lower() == "bearer":
+            if value and _matches_any(value.encode("utf-8"), _utf8(settings.bearer_tokens)):
+                return None
+            failures.append(BAD_BEARER)
+        else:
+            failures.append(BAD_SCHEME)
+    if sent_signature:
+        presented = sent_signature.lower().removeprefix("sha1=").encode("ascii", "replace")
+        expected = tuple(signature(body, secret).encode("ascii") for secret in settings.shared_secrets)
+        if _matches_any(presented, expected):
+            return None
+        failures.append(BAD_SIGNATURE)
+    return failures[0]
+
+
+def credential_headers(settings: Settings, body: bytes, api_key: str | None = None) -> dict[str, str]:
+    """Headers that authenticate ``body`` with this receiver's own settings (``receiver replay``).
+
+    ``api_key`` if given, else the first API key, else a signature with the first shared secret,
+    else the first bearer token; nothing when none is configured.
+    """
+    if api_key or settings.api_keys:
+        return {"Authorization": basic_header(api_key or settings.api_keys[0])}
+    if settings.shared_secrets:
+        return {"X-Signature": signature(body, settings.shared_secrets[0])}
+    if settings.bearer_tokens:
+        return {"Authorization": f"Bearer {settings.bearer_tokens[0]}"}
+    return {}

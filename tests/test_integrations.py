@@ -1,0 +1,55 @@
+"""Segment's integrations object: an event that turns Trustpilot off is accepted and ignored, as by every destination."""
+
+import json
+
+import pytest
+import requests
+
+from conftest import basic_auth, fixture
+from receiver.segment import sent_to_us
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    return sqlite_url
+
+
+@pytest.mark.parametrize("integrations, ours", [
+    ({}, True),
+    ({"All": True}, True),
+    ({"Trustpilot": False}, False),
+    ({"trustpilot": False}, False),
+    ({"All": False}, False),
+    ({"All": False, "Trustpilot": True}, True),
+    ({"All": False, "Trustpilot": {"some": "setting"}}, True),
+    ({"All": True, "Trustpilot": False}, False),
+    ({"Google Analytics": False}, True),
+    ({"All": False, "Google Analytics": True}, False),
+    ({"Trustpilot": None}, True),
+])
+def test_who_a_message_is_for(integrations, ours):
+    assert sent_to_us(integrations) is ours
+
+
+@pytest.mark.parametrize("integrations, status", [
+    ({"Trustpilot": False}, "ignored"),
+    ({"All": False}, "ignored"),
+    ({"All": False, "Trustpilot": True}, "accepted"),
+    ({"All": True, "Salesforce": False}, "accepted"),
+])
+def test_over_http(live_app, store, integrations, status):
+    message = {**fixture("order-completed-seed.json"), "integrations": integrations}
+    response = requests.post(f"{live_app}/segment", json=message, headers=basic_auth(), timeout=5)
+    assert response.status_code == 200 and response.json()["status"] == status
+    assert sum(store.counts().values()) == (1 if status == "accepted" else 0)
+    if status == "ignored":
+        assert response.json()["message"] == "Ignored: its integrations turn Trustpilot off"
+
+
+def test_in_a_batch_and_on_the_tracking_api(live_app, store):
+    off = {**fixture("order-completed-seed.json"), "integrations": {"Trustpilot": False}}
+    on = {**fixture("order-completed-non-ascii-name.json"), "integrations": {"All": False, "Trustpilot": True}}
+    response = requests.post(f"{live_app}/v1/batch", data=json.dumps({"batch": [off, on]}), headers=basic_auth(),
+                             timeout=5)
+    assert (response.json()["accepted"], response.json()["ignored"]) == (1, 1)
+    assert store.find(message_id=off["messageId"]) is None
