@@ -258,7 +258,7 @@ def test_every_problem_is_reported_at_once_and_no_secret_is_repeated():
     assert error.value.problems == [
         "CALLBACK_URL must be an http:// or https:// URL with a host",
         "CALLBACK_SECRET must start with whsec_ (a Standard Webhooks secret: whsec_ followed by base64)",
-        "CALLBACK_HEADERS: the value of X-Api-Key must be a string on one line",
+        "CALLBACK_HEADERS: the value of X-Api-Key must be ASCII text on one line",
         "CALLBACK_HEADERS: webhook-id is set by the sender and cannot be overridden",
         "CALLBACK_HEADERS: 'Bad Name' is not a header name",
         "CALLBACK_TIMEOUT must be a duration such as 10s or 1m",
@@ -272,6 +272,9 @@ def test_every_problem_is_reported_at_once_and_no_secret_is_repeated():
     ({"CALLBACK_SECRET": "whsec_not*base64"}, "CALLBACK_SECRET is not valid base64 after whsec_"),
     ({"CALLBACK_SECRET": "whsec_" + base64.b64encode(b"short").decode()},
      "CALLBACK_SECRET must decode to at least 24 bytes, not 5"),
+    ({"CALLBACK_HEADERS": '{"X-Key": "line\\r\\nX-Injected: 1"}'},
+     "CALLBACK_HEADERS: the value of X-Key must be ASCII text on one line"),
+    ({"CALLBACK_HEADERS": '{"X-Key": "clé"}'}, "CALLBACK_HEADERS: the value of X-Key must be ASCII text on one line"),
     ({"CALLBACK_HEADERS": "Authorization: Bearer x"},
      'CALLBACK_HEADERS must be a JSON object such as {"Authorization": "Bearer ..."}'),
 ])

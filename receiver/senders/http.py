@@ -87,8 +87,8 @@ def parse_headers(value: str, problems: list[str]) -> dict[str, str]:
             problems.append(f"CALLBACK_HEADERS: {name[:40]!r} is not a header name")
         elif name.lower() in RESERVED_HEADERS:
             problems.append(f"CALLBACK_HEADERS: {name} is set by the sender and cannot be overridden")
-        elif not isinstance(header_value, str) or "\r" in header_value or "\n" in header_value:
-            problems.append(f"CALLBACK_HEADERS: the value of {name} must be a string on one line")
+        elif not isinstance(header_value, str) or not header_value.isascii() or not header_value.isprintable():
+            problems.append(f"CALLBACK_HEADERS: the value of {name} must be ASCII text on one line")
         else:
             clean[name] = header_value
     return clean

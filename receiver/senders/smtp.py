@@ -197,15 +197,16 @@ class _Scrubber:
     """Server replies may quote the address (``550 <jane@example.com>: no such user``): keep them, masked."""
 
     def __init__(self, invitation: ReadyInvitation):
-        self.email = invitation.email
-        self.name = invitation.name
+        local = invitation.email.rpartition("@")[0]
+        # the whole address, its mailbox name alone, and the customer's name, each as whole words
+        self.personal = [re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
+                         for value in (invitation.email, local, invitation.name) if len(value.strip()) > 1]
 
     def __call__(self, reply: bytes | str) -> str:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         text = _EMAILISH.sub(lambda m: mask_email(m.group(0)), text)
-        for secret in (self.email, self.name):
-            if secret and len(secret) > 1:
-                text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+        for pattern in self.personal:
+            text = pattern.sub("***", text)
         return " ".join(text.split())[:200]
 
 
