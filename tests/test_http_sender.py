@@ -86,7 +86,7 @@ def test_the_timestamps_come_from_the_injected_clock():
     body = request.json()
     assert body["timestamp"] == "2026-11-20T12:00:00Z"
     assert body["data"]["locale"] is None and body["data"]["tags"] == []
-    with pytest.raises(WebhookVerificationError, match="too old"):  # the reference verifier checks the time too
+    with pytest.raises(WebhookVerificationError, match="too old|too new"):  # the reference verifier checks the time
         verified(request)
 
 
