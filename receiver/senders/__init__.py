@@ -50,8 +50,17 @@ class Sender(Protocol):
 
 
 # A factory takes the process's environment (SMTP_URL, CALLBACK_URL, ...) and returns a Sender;
-# it raises ValueError with a readable message for a setting it cannot use.
+# it raises ValueError with a readable message for a setting it cannot use: one line per problem,
+# naming the variable, never showing a secret.
 SenderFactory = Callable[[Mapping[str, str]], Sender]
+
+
+class SenderConfigError(ValueError):
+    """Every problem with a sender's settings at once; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 class UnknownSender(ValueError):

@@ -1,0 +1,390 @@
+"""The ``smtp`` sender: the review-invitation email itself, to the customer, over one reused SMTP connection.
+
+Settings (read from the environment by ``from_environ``):
+- ``SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when offered; ``?starttls=require`` insists),
+  ``smtps://user:pass@host:465`` (TLS from the start), ``smtp://host:25`` (no login). Credentials are
+  URL-decoded. ``?verify=false`` turns certificate checks off (a last resort; prefer ``SMTP_CA_FILE``).
+- ``SMTP_CA_FILE``: PEM certificate(s) to trust for the server (a private CA, a self-signed relay).
+- ``SMTP_TIMEOUT``: for connecting and for each command (``30s`` by default).
+- ``MAIL_FROM`` (required), ``MAIL_REPLY_TO``, ``MAIL_BCC``, ``BUSINESS_NAME``, ``TEMPLATE_DIR``.
+
+Failures: a reply about this invitation's recipient or message is transient when 4xx and permanent
+when 5xx (e.g. 550 no such mailbox). Failing to connect, to start TLS, to log in or to have MAIL_FROM
+accepted is a problem of the set-up, not of the invitation, so it is always transient: the invitations
+wait (up to MAX_ATTEMPTS) while someone fixes it. No message or log line carries the customer's
+address or name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..clock import Clock, utcnow
+from ..config import parse_duration
+from ..emails import EmailTemplates
+from ..privacy import mask_email
+from . import ReadyInvitation, SenderConfigError, SendFailure
+
+log = logging.getLogger("receiver.senders.smtp")
+
+DEFAULT_TIMEOUT = "30s"
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+MESSAGES_PER_CONNECTION = 100  # then a fresh connection: some servers cap a session
+_EMAILISH = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    mail_from: Address
+    implicit_tls: bool = False
+    require_starttls: bool = False
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    verify: bool = True
+    ca_file: str | None = None
+    timeout: float = 30.0
+    reply_to: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    business_name: str = ""
+    template_dir: str | None = None
+
+    def tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+def _addresses(value: str) -> tuple[Address, ...]:
+    """The addresses in a header-style value (``Shop <a@b.com>, c@d.com``); ValueError if any is unusable."""
+    header = policy.default.header_factory("To", value)
+    if header.defects:
+        raise ValueError("unreadable")
+    found = tuple(header.addresses)
+    if not found or any(not a.username or not a.domain or "." not in a.domain for a in found):
+        raise ValueError("unreadable")
+    return found
+
+
+def parse_smtp_url(value: str, problems: list[str]) -> dict:
+    """The connection fields of ``SMTP_URL``; problems are appended (the URL is never repeated: it may hold a password)."""
+    if not value:
+        problems.append("SMTP_URL is not set (e.g. smtp://user:password@smtp.example.com:587)")
+        return {}
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        problems.append("SMTP_URL is not a URL such as smtp://user:password@smtp.example.com:587")
+        return {}
+    if parts.scheme not in DEFAULT_PORTS:
+        problems.append("SMTP_URL must start with smtp:// or smtps://")
+        return {}
+    if not parts.hostname:
+        problems.append("SMTP_URL has no host name")
+        return {}
+    fields: dict = {"host": parts.hostname, "port": port or DEFAULT_PORTS[parts.scheme],
+                    "implicit_tls": parts.scheme == "smtps"}
+    if parts.username:
+        fields["username"] = unquote(parts.username)
+        fields["password"] = unquote(parts.password or "")
+        if not (fields["username"] + fields["password"]).isascii():
+            problems.append("SMTP_URL: the user name and password must be ASCII once URL-decoded")
+    for name, values in parse_qs(parts.query, keep_blank_values=True).items():
+        option = values[-1].strip().lower()
+        if name == "starttls" and option in ("require", "auto"):
+            if parts.scheme == "smtps" and option == "require":
+                problems.append("SMTP_URL: ?starttls=require is for smtp://; smtps:// is TLS from the start")
+            fields["require_starttls"] = option == "require"
+        elif name == "starttls":
+            problems.append("SMTP_URL: ?starttls= takes auto or require")
+        elif name == "verify" and option in ("true", "false", "1", "0", "yes", "no"):
+            fields["verify"] = option in ("true", "1", "yes")
+        elif name == "verify":
+            problems.append("SMTP_URL: ?verify= takes true or false")
+        else:
+            problems.append(f"SMTP_URL: unknown option {name[:40]!r} (known: starttls, verify)")
+    return fields
+
+
+def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
+    """Every SMTP setting, checked; ``SenderConfigError`` lists every problem."""
+    def text(name: str) -> str:
+        return (environ.get(name) or "").strip()
+
+    problems: list[str] = []
+    fields = parse_smtp_url(text("SMTP_URL"), problems)
+
+    mail_from = None
+    if not text("MAIL_FROM"):
+        problems.append("MAIL_FROM is not set (the sender, e.g. Shop <reviews@example.com>)")
+    else:
+        try:
+            found = _addresses(text("MAIL_FROM"))
+        except ValueError:
+            found = ()
+        if len(found) != 1:
+            problems.append("MAIL_FROM must be one address, e.g. Shop <reviews@example.com>")
+        else:
+            mail_from = found[0]
+    lists = {}
+    for name in ("MAIL_REPLY_TO", "MAIL_BCC"):
+        try:
+            lists[name] = _addresses(text(name)) if text(name) else ()
+        except ValueError:
+            problems.append(f"{name} must be one or more addresses, comma-separated")
+
+    try:
+        timeout = parse_duration(text("SMTP_TIMEOUT") or DEFAULT_TIMEOUT)
+        if timeout <= 0:
+            raise ValueError("must be more than 0")
+    except ValueError:
+        problems.append("SMTP_TIMEOUT must be a duration such as 30s or 2m")
+        timeout = parse_duration(DEFAULT_TIMEOUT)
+
+    ca_file = text("SMTP_CA_FILE") or None
+    if ca_file:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError):
+            problems.append("SMTP_CA_FILE cannot be read as PEM certificates")
+
+    template_dir = text("TEMPLATE_DIR") or None
+    problems.extend(EmailTemplates(template_dir).problems())
+
+    if problems:
+        raise SenderConfigError(problems)
+    assert mail_from is not None
+    business_name = text("BUSINESS_NAME") or mail_from.display_name or text("TRUSTPILOT_DOMAIN") or mail_from.domain
+    return SmtpSettings(mail_from=mail_from, reply_to=lists["MAIL_REPLY_TO"], bcc=lists["MAIL_BCC"], timeout=timeout,
+                        ca_file=ca_file, business_name=business_name, template_dir=template_dir, **fields)
+
+
+def from_environ(environ: Mapping[str, str]) -> SmtpSender:
+    """The entry point ``smtp`` in the group ``receiver.senders``."""
+    return SmtpSender(settings_from_environ(environ))
+
+
+def ascii_domain(domain: str) -> str:
+    """An internationalised domain in its ASCII (IDNA) form; ValueError if it has none."""
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("the domain cannot be encoded") from None
+
+
+def message_id(invitation: ReadyInvitation, domain: str) -> str:
+    """The same ``Message-ID`` on every attempt for one invitation, unique across databases (the Segment messageId)."""
+    digest = hashlib.sha256(invitation.message_id.encode("utf-8")).hexdigest()[:16]
+    return f"<invitation.{invitation.id}.{digest}@{ascii_domain(domain)}>"
+
+
+class _Scrubber:
+    """Server replies may quote the address (``550 <jane@example.com>: no such user``): keep them, masked."""
+
+    def __init__(self, invitation: ReadyInvitation):
+        local = invitation.email.rpartition("@")[0]
+        # the whole address, its mailbox name alone, and the customer's name, each as whole words
+        self.personal = [re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
+                         for value in (invitation.email, local, invitation.name) if len(value.strip()) > 1]
+
+    def __call__(self, reply: bytes | str) -> str:
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        text = _EMAILISH.sub(lambda m: mask_email(m.group(0)), text)
+        for pattern in self.personal:
+            text = pattern.sub("***", text)
+        return " ".join(text.split())[:200]
+
+
+class SmtpSender:
+    def __init__(self, settings: SmtpSettings, *, clock: Clock = utcnow, templates: EmailTemplates | None = None):
+        self.settings = settings
+        self.clock = clock
+        self.templates = templates or EmailTemplates(settings.template_dir)
+        self._tls = settings.tls_context()
+        self._conn: smtplib.SMTP | None = None
+        self._sent_on_conn = 0
+        self._warned_plaintext_login = False
+
+    # -- the message ------------------------------------------------------------------------------
+
+    def build_message(self, invitation: ReadyInvitation) -> EmailMessage:
+        """The ``multipart/alternative`` email for one invitation (text and HTML, both with the link)."""
+        email = self.templates.render(invitation, self.settings.business_name)
+        local, _, domain = invitation.email.rpartition("@")
+        message = EmailMessage(policy=policy.SMTP)
+        message["Subject"] = email.subject
+        message["From"] = self.settings.mail_from
+        # An ASCII mailbox gets its domain in IDNA form; a non-ASCII one goes as it is (the message is sent with SMTPUTF8).
+        message["To"] = Address(display_name=invitation.name, username=local,
+                                domain=ascii_domain(domain) if local.isascii() else domain)
+        if self.settings.reply_to:
+            message["Reply-To"] = self.settings.reply_to
+        message["Date"] = format_datetime(self.clock())
+        message["Message-ID"] = message_id(invitation, self.settings.mail_from.domain)
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        message["Content-Language"] = email.language  # after the parts: set_content() clears Content-* headers
+        return message
+
+    # -- the connection ---------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _helo_name(self) -> str:
+        return ascii_domain(self.settings.mail_from.domain)
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.implicit_tls:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, local_hostname=self._helo_name(), timeout=s.timeout,
+                                                  context=self._tls)
+        else:
+            conn = smtplib.SMTP(s.host, s.port, local_hostname=self._helo_name(), timeout=s.timeout)
+        try:
+            conn.ehlo_or_helo_if_needed()
+            secure = s.implicit_tls
+            if not secure and conn.has_extn("starttls"):
+                conn.starttls(context=self._tls)
+                conn.ehlo()
+                secure = True
+            elif not secure and s.require_starttls:
+                raise SendFailure(f"the SMTP server {self._where()} does not offer STARTTLS "
+                                  "(SMTP_URL has ?starttls=require)", transient=True)
+            if s.username:
+                if not (secure or self._warned_plaintext_login):
+                    log.warning("SMTP: logging in to %s without TLS: the password travels in clear", self._where())
+                    self._warned_plaintext_login = True
+                conn.login(s.username, s.password or "")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connect(self) -> smtplib.SMTP:
+        """The open connection if it still answers, else a new one; SendFailure (transient) if none can be had."""
+        if self._conn is not None and self._sent_on_conn < MESSAGES_PER_CONNECTION:
+            try:
+                if self._conn.noop()[0] == 250:
+                    return self._conn
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._drop()
+        try:
+            self._conn = self._open()
+        except SendFailure:
+            raise
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendFailure(f"the SMTP server {self._where()} refused the login from SMTP_URL "
+                              f"({exc.smtp_code})", transient=True) from None
+        except smtplib.SMTPResponseException as exc:
+            reply = " ".join(exc.smtp_error.decode("utf-8", "replace").split())[:200] \
+                if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)[:200]
+            raise SendFailure(f"the SMTP server {self._where()} refused the session: {exc.smtp_code} {reply}",
+                              transient=True) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise SendFailure(f"the TLS certificate of the SMTP server {self._where()} cannot be verified "
+                              f"({exc.verify_message}); trust it with SMTP_CA_FILE", transient=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendFailure(f"cannot talk to the SMTP server {self._where()}: {type(exc).__name__}: {exc}"[:300],
+                              transient=True) from None
+        self._sent_on_conn = 0
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def send(self, invitation: ReadyInvitation) -> None:
+        scrub = _Scrubber(invitation)
+        local, _, domain = invitation.email.rpartition("@")
+        try:
+            recipient = f"{local}@{ascii_domain(domain)}"
+        except ValueError:
+            raise SendFailure("the recipient's domain cannot be written in ASCII (IDNA)", transient=False) from None
+        needs_utf8 = not local.isascii()
+        message = self.build_message(invitation)
+        conn = self._connect()
+        if needs_utf8 and not conn.has_extn("smtputf8"):
+            raise SendFailure("the recipient's address is not ASCII and the SMTP server does not offer SMTPUTF8",
+                              transient=False)
+        data = message.as_bytes(policy=policy.SMTPUTF8 if needs_utf8 else policy.SMTP)
+        try:
+            self._transaction(conn, recipient, data, ["SMTPUTF8"] if needs_utf8 else [], scrub)
+        except SendFailure:
+            raise
+        except smtplib.SMTPResponseException as exc:  # DATA refused before the message went
+            self._after_refusal(conn, exc.smtp_code)
+            raise self._refused("the message", exc.smtp_code, exc.smtp_error, scrub) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise SendFailure(f"the connection to the SMTP server {self._where()} failed while sending: "
+                              f"{type(exc).__name__}", transient=True) from None
+        self._sent_on_conn += 1
+        log.debug("SMTP: invitation %s handed to %s", invitation.id, self._where())
+
+    def _transaction(self, conn: smtplib.SMTP, recipient: str, data: bytes, options: list[str],
+                     scrub: _Scrubber) -> None:
+        code, reply = conn.mail(self.settings.mail_from.addr_spec, options)
+        if code != 250:
+            self._after_refusal(conn, code)
+            raise SendFailure(f"the SMTP server refused MAIL_FROM: {code} {scrub(reply)}", transient=True)
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            self._after_refusal(conn, code)
+            raise self._refused("the recipient", code, reply, scrub)
+        for bcc in self.settings.bcc:
+            code, _ = conn.rcpt(bcc.addr_spec)
+            if code not in (250, 251):
+                log.warning("SMTP: the server refused the MAIL_BCC address %s (%s); sending without that copy",
+                            mask_email(bcc.addr_spec), code)
+        code, reply = conn.data(data)
+        if code != 250:
+            self._after_refusal(conn, code)
+            raise self._refused("the message", code, reply, scrub)
+
+    def _after_refusal(self, conn: smtplib.SMTP, code: int) -> None:
+        """Clear the transaction so the connection can carry the next invitation; drop it if it is closing."""
+        if code == 421:
+            self._drop()
+            return
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    @staticmethod
+    def _refused(what: str, code: int, reply: bytes | str, scrub: _Scrubber) -> SendFailure:
+        permanent = 500 <= code < 600
+        return SendFailure(f"the SMTP server refused {what}: {code} {scrub(reply)}", transient=not permanent)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
