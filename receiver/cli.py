@@ -282,6 +282,20 @@ def forget(email: str) -> None:
     click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed})")
 
 
+@main.command("config")
+def show_config() -> None:
+    """Print the configuration in force, every secret masked; exit 2 if it has problems."""
+    from .config import describe
+
+    environ = dict(os.environ)
+    for name, value in describe(environ):
+        click.echo(f"{name}={value}")
+    try:
+        load_settings(environ, intake=True)
+    except ConfigError as exc:
+        _fail(exc.problems)
+
+
 @main.command()
 def status() -> None:
     """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""

@@ -364,3 +364,55 @@ def demo_banner(settings: Settings) -> str:
         lines.append(f"*** TRUSTPILOT_ENCRYPT_KEY={base64.b64encode(settings.keys.encrypt).decode()} ***")
         lines.append(f"*** TRUSTPILOT_AUTH_KEY={base64.b64encode(settings.keys.auth).decode()} ***")
     return "\n".join(lines)
+
+
+# -- showing the configuration -----------------------------------------------------------------------
+
+# Every setting a user can give, with the default shown when it is not given.
+KNOWN_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("TRUSTPILOT_DOMAIN", ""), ("TRUSTPILOT_ENCRYPT_KEY", ""), ("TRUSTPILOT_AUTH_KEY", ""),
+    ("SEGMENT_API_KEYS", ""), ("SEGMENT_SHARED_SECRETS", ""), ("SEGMENT_BEARER_TOKENS", ""),
+    ("ALLOW_UNAUTHENTICATED", "false"), ("DATABASE_URL", DEFAULT_DATABASE_URL), ("DB_TIMEOUT", "5s"),
+    ("SENDER", "log"), ("SMTP_URL", ""), ("SMTP_CA_FILE", ""), ("SMTP_TIMEOUT", "30s"), ("MAIL_FROM", ""),
+    ("MAIL_REPLY_TO", ""), ("MAIL_BCC", ""), ("BUSINESS_NAME", ""), ("TEMPLATE_DIR", ""), ("CALLBACK_URL", ""),
+    ("CALLBACK_SECRET", ""), ("CALLBACK_HEADERS", ""), ("CALLBACK_TIMEOUT", "10s"), ("TRUSTPILOT_TAGS", ""),
+    ("TAG_PROPERTIES", ""), ("SKU_MAP", ""), ("SUPPRESS_AUDIENCES", ""), ("DEFAULT_NAME", "Customer"),
+    ("TRUSTPILOT_HOST", ""), ("LOCALE_HOSTS", ""), ("MAX_ATTEMPTS", "8"), ("INVITATION_DELAY", "0"),
+    ("MAX_EVENT_AGE", "0"), ("DEDUPE_ORDERS", "true"), ("LEASE", "120s"), ("POLL_INTERVAL", "1s"),
+    ("WORKER_BATCH", "50"), ("RETENTION", "30d"), ("MAX_BODY", "16MB"), ("MAX_BATCH", "4000"),
+    ("PORT", "8000"), ("WEB_CONCURRENCY", "2"), ("LOG_LEVEL", "INFO"), ("LOG_FORMAT", "text"),
+    ("CONSOLE_PASSWORD", ""), ("SECRET_KEY", ""),
+)
+SECRET_SETTINGS = frozenset({
+    "TRUSTPILOT_ENCRYPT_KEY", "TRUSTPILOT_AUTH_KEY", "SEGMENT_API_KEYS", "SEGMENT_SHARED_SECRETS",
+    "SEGMENT_BEARER_TOKENS", "CALLBACK_SECRET", "CALLBACK_HEADERS", "CONSOLE_PASSWORD", "SECRET_KEY",
+})
+URL_SETTINGS = frozenset({"DATABASE_URL", "SMTP_URL", "CALLBACK_URL"})
+
+
+def mask_url(url: str) -> str:
+    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db``; query strings dropped."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest = rest.split("?", 1)[0]
+    credentials, at, location = rest.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}://{credentials}{at}{location}"
+
+
+def describe(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each known setting and the value in force, secrets masked: for ``receiver config`` and the console."""
+    shown = []
+    for name, default in KNOWN_SETTINGS:
+        given = (environ.get(name) or "").strip()
+        if name in SECRET_SETTINGS:
+            count = len(parse_list(given)) if name.startswith("SEGMENT_") else 1
+            value = (f"*** ({count} set)" if count > 1 else "*** (set)") if given else "(not set)"
+        elif given:
+            value = mask_url(given) if name in URL_SETTINGS else given
+        else:
+            value = f"{default} (default)" if default else "(not set)"
+        shown.append((name, value))
+    return shown
