@@ -395,6 +395,7 @@ def _local_poster(settings: Settings, api_key: str | None) -> Any:
     from .web import create_app
 
     client = create_app(settings).test_client()
+    logging.getLogger("receiver.web").setLevel(logging.WARNING)  # replay prints its own line per event
 
     def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
         # whichever credential is configured: an API key, else a signature, else a bearer token

@@ -11,7 +11,7 @@ read (one query), then its invitations are stored (one transaction).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ class Verdict:
     outcome: str
     message: str
     message_id: str | None = None
+    call_type: str = "unknown"  # for metrics: the Segment call type, when the message was readable
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.outcome, "message": self.message}
@@ -185,4 +186,5 @@ class Intake:
                                         item.invitation.message_id))
             else:
                 verdicts.append(Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id))
-        return verdicts
+        return [replace(verdict, call_type=item.type) if isinstance(item, Message) else verdict
+                for verdict, item in zip(verdicts, parsed, strict=True)]

@@ -213,9 +213,11 @@ class Store:
                 "updated_at": now,
             })
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(invitations)
-        statement = insert.values(rows).on_conflict_do_nothing().returning(invitations.c.message_id)
+        statement = insert.on_conflict_do_nothing().returning(invitations.c.message_id)
         with _Translate(), self.engine.begin() as conn:
-            stored = {row.message_id for row in conn.execute(statement)}
+            # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
+            # compiled once and well inside each database's limit on bound parameters.
+            stored = {row.message_id for row in conn.execute(statement, rows)}
         result = []
         for item in items:
             result.append(item.message_id in stored)

@@ -133,10 +133,29 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
 def _process(messages: list[Any]) -> list[Verdict]:
     intake: Intake = current_app.extensions["receiver.intake"]
     try:
-        return intake.process(messages)
+        verdicts = intake.process(messages)
     except StoreUnavailable:
         log.warning("the database is unavailable: answered 503 so that Segment retries")
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
+    _account(verdicts)
+    return verdicts
+
+
+def _account(verdicts: list[Verdict]) -> None:
+    """Metrics for each message, and one log line for the request (ids and outcomes only)."""
+    for verdict in verdicts:
+        metrics.MESSAGES.labels(verdict.call_type, verdict.outcome).inc()
+        if verdict.outcome == REJECTED:
+            metrics.REJECTIONS.labels(verdict.message[:80]).inc()
+    if len(verdicts) == 1:
+        token = logs.message_id.set(verdicts[0].message_id)
+        log.info("message %s: %s", verdicts[0].outcome, verdicts[0].message)
+        logs.message_id.reset(token)
+    else:
+        tally: dict[str, int] = {}
+        for verdict in verdicts:
+            tally[verdict.outcome] = tally.get(verdict.outcome, 0) + 1
+        log.info("batch of %d: %s", len(verdicts), ", ".join(f"{n} {k}" for k, n in sorted(tally.items())))
 
 
 def batch_counts(verdicts: list[Verdict]) -> dict[str, Any]:

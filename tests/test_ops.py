@@ -56,25 +56,62 @@ def test_metrics_show_the_queue_from_the_database(client, clock):
     assert found[("receiver_queue_depth", ())] == 1
     assert found[("receiver_oldest_due_age_seconds", ())] == 90
     assert "test@example.com" not in response.get_data(as_text=True)
+    assert ("receiver_request_duration_seconds_count", (("endpoint", "/segment"),)) in found
 
 
-def test_a_request_id_is_taken_or_made_and_on_every_log_line(client, caplog):
-    handler_records = []
+class Captured(logging.Handler):
+    """Every record, formatted as the JSON log line it would be."""
 
-    class Capture(logging.Handler):
-        def emit(self, record):
-            handler_records.append(logs.JsonFormatter().format(record))
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
 
-    capture = Capture()
-    logging.getLogger().addHandler(capture)
-    try:
-        response = client.post("/segment", json={"type": "page"}, headers={**basic_auth(), "X-Request-Id": "req-42"})
+    def emit(self, record):
+        self.lines.append(json.loads(logs.JsonFormatter().format(record)))
+
+    def __enter__(self):
+        root = logging.getLogger()
+        self.root_level = root.level
+        root.addHandler(self)
+        root.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger().removeHandler(self)
+        logging.getLogger().setLevel(self.root_level)
+
+
+def test_a_request_id_is_taken_or_made_and_on_every_log_line(client):
+    with Captured() as captured:
+        seed = fixture("order-completed-seed.json")
+        response = client.post("/segment", json=seed, headers={**basic_auth(), "X-Request-Id": "req-42"})
         assert response.headers["X-Request-Id"] == "req-42"
-        logging.getLogger("receiver.test").warning("inside")  # outside a request: no id
+        logging.getLogger("receiver.test").warning("outside a request")
         made = client.get("/healthz").headers["X-Request-Id"]
-        assert len(made) == 32
-        bad = client.get("/healthz", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"]
-        assert bad != "<script>"
-    finally:
-        logging.getLogger().removeHandler(capture)
-    assert "request_id" not in json.loads(handler_records[-1])
+        odd = client.get("/healthz", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"]
+    [line] = [line for line in captured.lines if line["logger"] == "receiver.web"]
+    assert line["request_id"] == "req-42" and line["message_id"] == seed["messageId"]
+    assert line["message"] == "message accepted: Invitation stored"
+    assert [entry for entry in captured.lines if entry["logger"] == "receiver.test"][0].get("request_id") is None
+    assert len(made) == 32 and odd != "<script>" and len(odd) == 32
+
+
+def counter(client, name, **labels):
+    return samples(client.get("/metrics").get_data(as_text=True)).get((name, tuple(sorted(labels.items()))), 0)
+
+
+def test_messages_are_counted_by_type_outcome_and_reason(client):
+    before = {
+        "accepted": counter(client, "receiver_messages_total", type="track", outcome="accepted"),
+        "page": counter(client, "receiver_messages_total", type="page", outcome="unsupported"),
+        "missing": counter(client, "receiver_rejections_total", reason="Missing email address"),
+        "unauthorised": counter(client, "receiver_unauthorised_requests_total"),
+    }
+    client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())
+    client.post("/segment", json=fixture("page.json"), headers=basic_auth())
+    client.post("/segment", json=[fixture("order-completed-missing-email.json")] * 2, headers=basic_auth())
+    client.post("/segment", json=fixture("page.json"))
+    assert counter(client, "receiver_messages_total", type="track", outcome="accepted") == before["accepted"] + 1
+    assert counter(client, "receiver_messages_total", type="page", outcome="unsupported") == before["page"] + 1
+    assert counter(client, "receiver_rejections_total", reason="Missing email address") == before["missing"] + 2
+    assert counter(client, "receiver_unauthorised_requests_total") == before["unauthorised"] + 1
