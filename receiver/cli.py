@@ -346,6 +346,16 @@ def _describe(status: int, body: Any) -> tuple[str, str]:
 @click.option("--deliver/--no-deliver", default=None, help="After replaying, run the worker once (default: with --demo).")
 def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
     """Replay fixture events (files or folders of JSON) through the same path as POST /segment."""
+    web_log = logging.getLogger("receiver.web")
+    level = web_log.level
+    web_log.setLevel(max(level, logging.WARNING))  # replay prints its own line per event
+    try:
+        _replay(paths, url, api_key, demo, deliver)
+    finally:
+        web_log.setLevel(level)
+
+
+def _replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
     files = list(fixture_files(paths))
     if url:
         post = _remote_poster(url, api_key)
@@ -395,7 +405,6 @@ def _local_poster(settings: Settings, api_key: str | None) -> Any:
     from .web import create_app
 
     client = create_app(settings).test_client()
-    logging.getLogger("receiver.web").setLevel(logging.WARNING)  # replay prints its own line per event
 
     def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
         # whichever credential is configured: an API key, else a signature, else a bearer token
