@@ -276,10 +276,11 @@ def forget(email: str) -> None:
 
     settings = settings_or_exit()
     store = open_store(settings)
-    ids = store.forget(email, now=utcnow())
+    ids, customers = store.forget(email, now=utcnow())
     store.close()
     listed = ", ".join(f"#{i}" for i in ids) or "none"
-    click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed})")
+    click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "
+               f"and the stored traits of {customers} customer id(s)")
 
 
 @main.command("config")

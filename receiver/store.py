@@ -32,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -324,15 +325,17 @@ class Store:
             .values(email=None, name=None)
         )
         with _Translate(), self.engine.begin() as conn:
-            return conn.execute(statement).rowcount
+            erased = conn.execute(statement).rowcount
+            conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff))  # traits not heard of since
+        return erased
 
-    def forget(self, email: str, *, now: datetime) -> list[int]:
-        """Erase one address from every invitation (any casing); unsent ones become ``suppressed``.
-
-        The ids of the invitations changed.
-        """
+    def forget(self, email: str, *, now: datetime) -> tuple[list[int], int]:
+        """Erase one address from every invitation (any casing; unsent ones become ``suppressed``) and every
+        stored trait of each customer id that carried it. The ids of the invitations changed, and how many
+        customer ids lost their traits."""
         now = naive_utc(now)
-        match = func.lower(invitations.c.email) == email.strip().lower()
+        wanted = email.strip().lower()
+        match = func.lower(invitations.c.email) == wanted
         with _Translate(), self.engine.begin() as conn:
             ids = [row.id for row in conn.execute(select(invitations.c.id).where(match).order_by(invitations.c.id))]
             if ids:
@@ -340,7 +343,12 @@ class Store:
                              .values(state=SUPPRESSED, last_error="erased on request", lease_token=None))
                 conn.execute(update(invitations).where(invitations.c.id.in_(ids))
                              .values(email=None, name=None, updated_at=now))
-        return ids
+            emails = select(user_traits.c.identity, user_traits.c.value).where(user_traits.c.name == "email")
+            identities = sorted({row.identity for row in conn.execute(emails)
+                                 if isinstance(row.value, str) and row.value.strip().lower() == wanted})
+            for start in range(0, len(identities), TRAIT_CHUNK):
+                conn.execute(delete(user_traits).where(user_traits.c.identity.in_(identities[start:start + TRAIT_CHUNK])))
+        return ids, len(identities)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from receiver.cli import main
 from receiver.invitation import Invitation
 from receiver.logs import scrub
 from receiver.privacy import mask_email
-from receiver.store import DEAD, PENDING, SENT, SUPPRESSED
+from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, TraitUpdate
 
 
 def test_mask_email():
@@ -59,9 +59,15 @@ def test_forget_erases_an_address_everywhere_and_stops_unsent_invitations(store,
     worker.run_batch()
     store.add([Invitation(message_id="other", email="bob@example.com", name="Bob", ref="R-9")],
               domain="example.com", now=clock())
+    store.remember_traits([TraitUpdate("user:ann", {"email": "Ann@Example.com", "name": "Ann Lee"}, clock()),
+                           TraitUpdate("anon:a1", {"email": "ann@example.com"}, clock()),
+                           TraitUpdate("user:bob", {"email": "bob@example.com", "name": "Bob"}, clock())], now=clock())
     result = CliRunner().invoke(main, ["forget", "ANN@example.com"], env=base_env(DATABASE_URL=database_url))
     assert result.exit_code == 0
-    assert result.output.strip() == "A***@example.com: erased from 3 invitation(s) (#1, #2, #3)"
+    assert result.output.strip() == ("A***@example.com: erased from 3 invitation(s) (#1, #2, #3) "
+                                     "and the stored traits of 2 customer id(s)")
+    assert store.known_traits(["user:ann", "anon:a1", "user:bob"]) == {
+        "user:bob": {"email": "bob@example.com", "name": "Bob"}}
     assert [store.get(i)["state"] for i in (1, 2, 3)] == [SENT, SUPPRESSED, SUPPRESSED]
     assert {store.get(i)["email"] for i in (1, 2, 3)} == {None}
     assert store.get(4)["email"] == "bob@example.com"
@@ -70,9 +76,11 @@ def test_forget_erases_an_address_everywhere_and_stops_unsent_invitations(store,
 
 def test_purge_command(store, clock, database_url):
     add(store, clock)
+    store.remember_traits([TraitUpdate("user:ann", {"email": "ann@example.com"}, clock())], now=clock())
     worker, _ = make_worker(store, clock, ScriptedSender())
     worker.drain()
     env = base_env(DATABASE_URL=database_url, RETENTION="0")
     result = CliRunner().invoke(main, ["purge"], env=env)
     assert result.output.strip() == "erased the personal data of 1 invitation(s)"
     assert store.get(1)["email"] is None
+    assert store.known_traits(["user:ann"]) == {}
