@@ -54,13 +54,17 @@ class Invitation:
     anonymous_id: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The BGL plaintext: required fields, then ``skus`` and ``tags`` when there are any."""
-        payload: dict[str, Any] = {"email": self.email, "name": self.name, "ref": self.ref}
-        if self.skus:
-            payload["skus"] = list(self.skus)
-        if self.tags:
-            payload["tags"] = list(self.tags)
-        return payload
+        return link_payload(self.email, self.name, self.ref, self.skus, self.tags)
+
+
+def link_payload(email: str, name: str, ref: str, skus: Iterable[str] = (), tags: Iterable[str] = ()) -> dict[str, Any]:
+    """The BGL plaintext: required fields, then ``skus`` and ``tags`` when there are any."""
+    payload: dict[str, Any] = {"email": email, "name": name, "ref": ref}
+    if skus:
+        payload["skus"] = list(skus)
+    if tags:
+        payload["tags"] = list(tags)
+    return payload
 
 
 def clean_text(value: Any, limit: int) -> str:

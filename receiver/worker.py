@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import Settings
+from .invitation import link_payload
 from .locales import host_for
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
@@ -76,11 +77,7 @@ class Worker:
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        payload = {"email": job.email, "name": job.name, "ref": job.ref}
-        if job.skus:
-            payload["skus"] = list(job.skus)
-        if job.tags:
-            payload["tags"] = list(job.tags)
+        payload = link_payload(job.email, job.name, job.ref, job.skus, job.tags)
         link = bgl.build_link(payload, self.settings.keys, self.settings.domain,
                               host=host_for(job.locale, self.settings), iv_source=self.iv_source)
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,

@@ -261,7 +261,7 @@ def test_every_problem_is_reported_at_once_and_no_secret_is_repeated():
         "CALLBACK_HEADERS: the value of X-Api-Key must be ASCII text on one line",
         "CALLBACK_HEADERS: webhook-id is set by the sender and cannot be overridden",
         "CALLBACK_HEADERS: 'Bad Name' is not a header name",
-        "CALLBACK_TIMEOUT must be a duration such as 10s or 1m",
+        "CALLBACK_TIMEOUT must be a duration such as 10s or 2m",
     ]
     assert "s3cret" not in str(error.value) and "12345" not in str(error.value)
 

@@ -63,6 +63,20 @@ class SenderConfigError(ValueError):
         self.problems = list(problems)
 
 
+def timeout_setting(name: str, value: str, default: str, problems: list[str]) -> float:
+    """A positive duration setting of a sender (``SMTP_TIMEOUT``, ``CALLBACK_TIMEOUT``) in seconds."""
+    from ..config import parse_duration
+
+    try:
+        seconds = parse_duration(value or default)
+        if seconds <= 0:
+            raise ValueError("must be more than 0")
+    except ValueError:
+        problems.append(f"{name} must be a duration such as {default} or 2m")
+        seconds = parse_duration(default)
+    return seconds
+
+
 class UnknownSender(ValueError):
     pass
 

@@ -33,8 +33,7 @@ import requests
 
 from .. import __version__
 from ..clock import Clock, utcnow
-from ..config import parse_duration
-from . import ReadyInvitation, SenderConfigError, SendFailure
+from . import ReadyInvitation, SenderConfigError, SendFailure, timeout_setting
 
 SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
@@ -113,13 +112,7 @@ def settings_from_environ(environ: Mapping[str, str]) -> CallbackSettings:
             problems.append("CALLBACK_URL must be an http:// or https:// URL with a host")
     secret = parse_secret(text("CALLBACK_SECRET"), problems)
     headers = parse_headers(text("CALLBACK_HEADERS"), problems)
-    try:
-        timeout = parse_duration(text("CALLBACK_TIMEOUT") or DEFAULT_TIMEOUT)
-        if timeout <= 0:
-            raise ValueError("must be more than 0")
-    except ValueError:
-        problems.append("CALLBACK_TIMEOUT must be a duration such as 10s or 1m")
-        timeout = parse_duration(DEFAULT_TIMEOUT)
+    timeout = timeout_setting("CALLBACK_TIMEOUT", text("CALLBACK_TIMEOUT"), DEFAULT_TIMEOUT, problems)
     if problems:
         raise SenderConfigError(problems)
     return CallbackSettings(url=url, secret=secret, headers=headers, timeout=timeout)

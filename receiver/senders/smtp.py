@@ -31,10 +31,9 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..clock import Clock, utcnow
-from ..config import parse_duration
 from ..emails import EmailTemplates
 from ..privacy import mask_email
-from . import ReadyInvitation, SenderConfigError, SendFailure
+from . import ReadyInvitation, SenderConfigError, SendFailure, timeout_setting
 
 log = logging.getLogger("receiver.senders.smtp")
 
@@ -148,13 +147,7 @@ def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
         except ValueError:
             problems.append(f"{name} must be one or more addresses, comma-separated")
 
-    try:
-        timeout = parse_duration(text("SMTP_TIMEOUT") or DEFAULT_TIMEOUT)
-        if timeout <= 0:
-            raise ValueError("must be more than 0")
-    except ValueError:
-        problems.append("SMTP_TIMEOUT must be a duration such as 30s or 2m")
-        timeout = parse_duration(DEFAULT_TIMEOUT)
+    timeout = timeout_setting("SMTP_TIMEOUT", text("SMTP_TIMEOUT"), DEFAULT_TIMEOUT, problems)
 
     ca_file = text("SMTP_CA_FILE") or None
     if ca_file:
