@@ -17,8 +17,9 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from .config import Settings
+from .config import Settings, parse_list
 
 NO_CREDENTIALS = "No credentials"
 BAD_API_KEY = "Missing or invalid API key"
@@ -89,8 +90,22 @@ def authenticate(headers: Mapping[str, str], body: bytes, settings: Settings) ->
     return failures[0]
 
 
-def credential_headers(settings: Settings, body: bytes, api_key: str | None = None) -> dict[str, str]:
-    """Headers that authenticate ``body`` with this receiver's own settings (``receiver replay``).
+@dataclass(frozen=True)
+class Credentials:
+    """The three ways to authenticate, without the rest of the settings (``receiver replay --url``)."""
+
+    api_keys: tuple[str, ...] = ()
+    shared_secrets: tuple[str, ...] = ()
+    bearer_tokens: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Credentials:
+        return cls(parse_list(environ.get("SEGMENT_API_KEYS")), parse_list(environ.get("SEGMENT_SHARED_SECRETS")),
+                   parse_list(environ.get("SEGMENT_BEARER_TOKENS")))
+
+
+def credential_headers(settings: Settings | Credentials, body: bytes, api_key: str | None = None) -> dict[str, str]:
+    """Headers that authenticate ``body`` with this receiver's own credentials (``receiver replay``).
 
     ``api_key`` if given, else the first API key, else a signature with the first shared secret,
     else the first bearer token; nothing when none is configured.

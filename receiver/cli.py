@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -14,11 +13,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from . import bgl
-from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings, parse_list
+from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings
 from .invitation import Invitation, sanitise_tag, unique
 
 log = logging.getLogger("receiver")
@@ -320,11 +320,6 @@ def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
             yield path
 
 
-def _auth_headers(api_key: str) -> dict[str, str]:
-    token = base64.b64encode(f"{api_key}:".encode()).decode()
-    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-
-
 def _describe(status: int, body: Any) -> tuple[str, str]:
     """(outcome, detail) for one response of POST /segment."""
     if not isinstance(body, dict):
@@ -341,7 +336,7 @@ def _describe(status: int, body: Any) -> tuple[str, str]:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--url", help="POST to a running receiver (e.g. http://127.0.0.1:8000/segment) instead of in-process.")
+@click.option("--url", help="POST to a running receiver (http://127.0.0.1:8000 means its /segment) instead of in-process.")
 @click.option("--api-key", help="Segment API key to send (default: the first of SEGMENT_API_KEYS).")
 @click.option("--demo", is_flag=True, help="Throwaway keys and a temporary database; delivers with the log sender.")
 @click.option("--deliver/--no-deliver", default=None, help="After replaying, run the worker once (default: with --demo).")
@@ -418,19 +413,30 @@ def _local_poster(settings: Settings, api_key: str | None) -> Any:
     return post
 
 
+def replay_url(url: str) -> str:
+    """``url`` as given, or its ``/segment`` endpoint when it names only the receiver (``http://host:8000``)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/segment")) if parts.path in ("", "/") else url
+
+
 def _remote_poster(url: str, api_key: str | None) -> Any:
     import requests
 
-    key = api_key or next(iter(parse_list(os.environ.get("SEGMENT_API_KEYS"))), "")
-    if not key:
-        _fail(["replay --url needs --api-key or SEGMENT_API_KEYS"])
+    from .auth import Credentials, credential_headers
+
+    credentials = Credentials.from_environ(os.environ)
+    if not (api_key or credentials.api_keys or credentials.shared_secrets or credentials.bearer_tokens):
+        _fail(["replay --url needs --api-key, or one of SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+               "SEGMENT_BEARER_TOKENS set as the receiver has them"])
     session = requests.Session()
-    headers = _auth_headers(key)
+    endpoint = replay_url(url)
 
     def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json", **credential_headers(credentials, data, api_key)}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
         try:
-            response = session.post(url, data=data, timeout=15,
-                                    headers={**headers, "Content-Encoding": "gzip"} if gzipped else headers)
+            response = session.post(endpoint, data=data, timeout=15, headers=headers)
         except requests.RequestException as exc:
             raise OSError(str(exc)) from None
         try:

@@ -33,6 +33,7 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 SKU_MAP_HEADER = ("segment_sku", "trustpilot_sku")
 MAX_SKU = 200
+MIN_SECRET_KEY = 16
 
 
 def demo_keys() -> Keys:
@@ -80,6 +81,9 @@ class Settings:
     suppress_audiences: tuple[str, ...] = ()  # trait names; true for a user -> no invitation
     tag_properties: tuple[str, ...] = ()  # properties that become tags "name:value"
     sku_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    # -- the web console (issue 8): on when console_password is set; secret_key signs its session --
+    console_password: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
     # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -320,6 +324,14 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         except ValueError as exc:
             read.problems.extend(str(exc).splitlines())
 
+    console_password = read.text("CONSOLE_PASSWORD")
+    secret_key = read.text("SECRET_KEY")
+    if console_password and not secret_key:
+        read.problems.append("SECRET_KEY is not set: it signs the console's session and is required when "
+                             "CONSOLE_PASSWORD turns the console on (e.g. the output of: openssl rand -hex 32)")
+    elif console_password and len(secret_key) < MIN_SECRET_KEY:
+        read.problems.append(f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters long")
+
     settings = Settings(
         domain=domain,
         keys=keys,
@@ -349,6 +361,8 @@ def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: boo
         suppress_audiences=parse_list(read.text("SUPPRESS_AUDIENCES")),
         tag_properties=parse_list(read.text("TAG_PROPERTIES")),
         sku_map=MappingProxyType(sku_map),
+        console_password=console_password,
+        secret_key=secret_key,
         environ=dict(environ),
     )
     if read.problems:

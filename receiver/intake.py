@@ -11,12 +11,12 @@ read (one query), then its invitations are stored (one transaction).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Settings
-from .invitation import Invitation, Rejected, Rules, invitation_from, suppressed_by
+from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
 from .store import PENDING, SUPPRESSED, Store, TraitUpdate, identity_key
 
@@ -47,9 +47,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """What ``process`` would do with one message, with nothing stored: the verdict and, when the message
+    makes an invitation, the invitation and where each of its fields came from."""
+
+    verdict: Verdict
+    invitation: Invitation | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _ToStore:
     invitation: Invitation
     audience: str | None = None  # the SUPPRESS_AUDIENCES trait that suppresses it
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)  # field -> where its value came from
 
     @property
     def state(self) -> str:
@@ -141,13 +152,35 @@ class Intake:
             return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
         known = self.known_traits(message, stored)
         try:
-            invitation = invitation_from(message, self.rules, known_traits=known)
+            invitation, sources = invitation_and_sources(message, self.rules, known_traits=known)
         except Rejected as reason:
             return Verdict(REJECTED, str(reason), message.message_id)
-        audience = suppressed_by(message, self.rules.suppress, known)
-        if audience:
-            return _ToStore(invitation, audience)
-        return _ToStore(invitation)
+        return _ToStore(invitation, suppressed_by(message, self.rules.suppress, known), sources)
+
+    @staticmethod
+    def _stored_verdict(item: _ToStore) -> Verdict:
+        if item.audience:
+            return Verdict(SUPPRESSED_VERDICT, f"Suppressed: the customer is in {item.audience}",
+                           item.invitation.message_id)
+        return Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id)
+
+    def preview(self, raw: Any) -> Preview:
+        """``process`` for one message without writing anything: stored traits are read, nothing is stored.
+
+        A message already stored is still shown as what it would make (its duplicate is not looked up).
+        """
+        item = self.parse(raw)
+        stored: Mapping[str, Mapping[str, Any]] = {}
+        if isinstance(item, Message) and item.is_order_completed and _identities(item):
+            stored = self.store.known_traits(_identities(item))
+        classified = self.classify(item, stored)
+        call_type = item.type if isinstance(item, Message) else "unknown"
+        if isinstance(classified, Verdict):
+            return Preview(replace(classified, call_type=call_type))
+        verdict = self._stored_verdict(classified)
+        if verdict.outcome == ACCEPTED:
+            verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
+        return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
 
     def due_at(self, invitation: Invitation, now: datetime) -> datetime:
         """The order's own time plus ``INVITATION_DELAY`` (never in the past)."""
@@ -163,7 +196,9 @@ class Intake:
         updates = [update for message in readable for update in self.trait_updates(message, now)]
         if updates:
             self.store.remember_traits(updates, now=now)
-        wanted = [identity for message in readable if message.is_order_completed for identity in _identities(message)]
+        wanted = [identity for message in readable
+                  if message.is_order_completed and needs_stored_traits(message, self.rules)  # one query fewer
+                  for identity in _identities(message)]
         stored = self.store.known_traits(wanted) if wanted else {}
         classified = [self.classify(item, stored) for item in parsed]
         fresh = [item for item in classified if isinstance(item, _ToStore)]
@@ -181,10 +216,7 @@ class Intake:
             elif not next(added):
                 verdicts.append(Verdict(DUPLICATE, "Duplicate: this message or order is already stored",
                                         item.invitation.message_id))
-            elif item.audience:
-                verdicts.append(Verdict(SUPPRESSED_VERDICT, f"Suppressed: the customer is in {item.audience}",
-                                        item.invitation.message_id))
             else:
-                verdicts.append(Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id))
+                verdicts.append(self._stored_verdict(item))
         return [replace(verdict, call_type=item.type) if isinstance(item, Message) else verdict
                 for verdict, item in zip(verdicts, parsed, strict=True)]

@@ -6,7 +6,7 @@ Pure: takes a parsed ``Message`` and plain settings, returns plain values.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,16 +101,26 @@ def order_ref(properties: Mapping[str, Any]) -> str:
     return ref
 
 
+def _blank(value: Any) -> bool:
+    """No value given: absent, null, or only white space (any other value is checked, and may be invalid)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def customer_email(*sources: Mapping[str, Any]) -> str:
     """The first email found in ``sources``, checked; ``Missing``/``Invalid email address`` otherwise."""
-    for source in sources:
+    return email_and_source([(str(index), source) for index, source in enumerate(sources)])[0]
+
+
+def email_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[str, str]:
+    """``customer_email`` over named sources: the email and the name of the source it came from."""
+    for label, source in sources:
         value = source.get("email")
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if _blank(value):
             continue
         email = value.strip() if isinstance(value, str) else ""
         if len(email) > MAX_EMAIL or not _EMAIL.match(email):
             raise Rejected("Invalid email address")
-        return email
+        return email, f"{label}.email"
     raise Rejected("Missing email address")
 
 
@@ -121,14 +131,22 @@ def _joined(*parts: Any) -> str:
 def customer_name(properties: Mapping[str, Any], traits: Iterable[Mapping[str, Any]], default: str) -> str:
     """``name`` + ``surname``, else ``first_name`` + ``last_name`` (or ``surname``), in the properties then
     each traits source."""
-    for source in (properties, *traits):
-        surname = source.get("surname") if clean_text(source.get("surname"), MAX_NAME) else source.get("last_name")
+    named = [("properties", properties), *((str(index), source) for index, source in enumerate(traits))]
+    return name_and_source(named, default)[0]
+
+
+def name_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]], default: str) -> tuple[str, str]:
+    """``customer_name`` over named sources: the name and where it came from (``DEFAULT_NAME`` when nowhere)."""
+    for label, source in sources:
+        surname_key = "surname" if clean_text(source.get("surname"), MAX_NAME) else "last_name"
         if clean_text(source.get("name"), MAX_NAME):
-            return _joined(source.get("name"), source.get("surname"))
-        name = _joined(source.get("first_name"), surname)
+            used = f"{label}.name" + (f" + {label}.surname" if clean_text(source.get("surname"), MAX_NAME) else "")
+            return _joined(source.get("name"), source.get("surname")), used
+        name = _joined(source.get("first_name"), source.get(surname_key))
         if name:
-            return name
-    return default
+            parts = [key for key in ("first_name", surname_key) if clean_text(source.get(key), MAX_NAME)]
+            return name, " + ".join(f"{label}.{key}" for key in parts)
+    return default, "DEFAULT_NAME"
 
 
 def product_skus(products: Any, sku_map: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -172,19 +190,55 @@ def suppressed_by(message: Message, names: Iterable[str], known_traits: Mapping[
     return None
 
 
+def needs_stored_traits(message: Message, rules: Rules) -> bool:
+    """Whether what earlier ``identify`` calls stored could change this order's invitation: it could only
+    when ``SUPPRESS_AUDIENCES`` is set, or the order itself carries no email or no name. When False,
+    ``invitation_from`` with or without ``known_traits`` gives the same answer, so intake skips the lookup."""
+    if rules.suppress:
+        return True
+    present = [value for value in (message.properties.get("email"), message.context_traits.get("email"))
+               if not _blank(value)]
+    return not present or not customer_name(message.properties, (message.context_traits, message.traits), "")
+
+
 def invitation_from(message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None) -> Invitation:
     """The invitation an ``Order Completed`` message asks for; ``Rejected`` names what is wrong.
 
     ``known_traits``: what earlier ``identify`` calls said about this customer (keys in snake_case),
     read after the properties and ``context.traits`` for the email and the name.
     """
+    return invitation_and_sources(message, rules, known_traits)[0]
+
+
+STORED_TRAITS = "stored traits"  # the label of ``known_traits`` in the sources of an invitation
+
+
+def invitation_and_sources(
+    message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None,
+) -> tuple[Invitation, dict[str, str]]:
+    """``invitation_from``, and for each field where its value came from (``email``: ``context.traits.email``)."""
     props = message.properties
     known = known_traits or {}
     ref = order_ref(props)
-    email = customer_email(props, message.context_traits, known)
-    name = customer_name(props, (message.context_traits, message.traits, known), rules.default_name)
+    email, email_source = email_and_source(
+        [("properties", props), ("context.traits", message.context_traits), (STORED_TRAITS, known)])
+    name, name_source = name_and_source(
+        [("properties", props), ("context.traits", message.context_traits), ("traits", message.traits),
+         (STORED_TRAITS, known)], rules.default_name)
     locale = message.locale or parse_locale(props.get("locale"))
-    return Invitation(
+    tag_sources = [label for label, present in (
+        ("TRUSTPILOT_TAGS", rules.tags),
+        ("TAG_PROPERTIES: " + ", ".join(f"properties.{n}" for n in rules.tag_properties if n in props),
+         any(n in props for n in rules.tag_properties))) if present]
+    sources = {
+        "ref": "properties.order_id",
+        "email": email_source,
+        "name": name_source,
+        "skus": "properties.products[].sku, else product_id" + (" (mapped by SKU_MAP)" if rules.sku_map else ""),
+        "tags": "; ".join(tag_sources) or "none configured",
+        "locale": "context.locale" if message.locale else "properties.locale" if locale else "none (English)",
+    }
+    invitation = Invitation(
         message_id=message.message_id,
         email=email,
         name=name,
@@ -196,3 +250,4 @@ def invitation_from(message: Message, rules: Rules, known_traits: Mapping[str, A
         user_id=message.user_id,
         anonymous_id=message.anonymous_id,
     )
+    return invitation, sources

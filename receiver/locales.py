@@ -8,9 +8,11 @@ A ``TRUSTPILOT_HOST`` set explicitly beats all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from . import bgl
 from .config import Settings, normal_locale
+from .invitation import link_payload
 
 # Trustpilot's country sites, by the locale (or bare language) their pages declare as hreflang.
 COUNTRY_SITES: Mapping[str, str] = {
@@ -63,3 +65,12 @@ def host_for(locale: str | None, settings: Settings) -> str:
             if key in table:
                 return table[key]
     return settings.trustpilot_host
+
+
+def invitation_link(
+    email: str, name: str, ref: str, skus: Iterable[str], tags: Iterable[str], locale: str | None,
+    settings: Settings, iv_source: bgl.IvSource | None = None,
+) -> str:
+    """The review link of one invitation: its payload, the configured keys and domain, the host of its locale."""
+    payload = link_payload(email, name, ref, skus, tags)
+    return bgl.build_link(payload, settings.keys, settings.domain, host=host_for(locale, settings), iv_source=iv_source)

@@ -9,3 +9,9 @@ def mask_email(email: str | None) -> str:
         return "***"
     local, _, domain = email.rpartition("@")
     return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
+
+
+def mask_name(name: str | None) -> str:
+    """``Jane Doe`` -> ``J***``; nothing -> ``***``."""
+    text = (name or "").strip()
+    return f"{text[:1]}***" if text else "***"

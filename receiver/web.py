@@ -309,6 +309,10 @@ def create_app(
     app.register_blueprint(segment)
     app.register_blueprint(tracking)
     app.register_blueprint(ops)
+    if settings.console_password:  # off otherwise: every /console path is a 404 like any unknown path
+        from .console import init_app as init_console
+
+        init_console(app, settings)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)

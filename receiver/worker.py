@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import Settings
-from .invitation import link_payload
-from .locales import host_for
+from .locales import invitation_link
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
 
@@ -77,9 +76,8 @@ class Worker:
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        payload = link_payload(job.email, job.name, job.ref, job.skus, job.tags)
-        link = bgl.build_link(payload, self.settings.keys, self.settings.domain,
-                              host=host_for(job.locale, self.settings), iv_source=self.iv_source)
+        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.settings,
+                               self.iv_source)
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
                                skus=job.skus, tags=job.tags, locale=job.locale, link=link)
 
@@ -130,14 +128,24 @@ class Worker:
     def run_batch(self) -> Tally:
         """Claim one batch and deliver it; jobs not started when asked to stop are released."""
         tally = Tally()
-        jobs = self.store.claim(now=self.clock(), limit=self.settings.worker_batch,
+        claimed_at = self.clock()
+        jobs = self.store.claim(now=claimed_at, limit=self.settings.worker_batch,
                                 lease_seconds=self.settings.lease_seconds)
         for index, job in enumerate(jobs):
             if self.stop.is_set():
                 self.store.release(jobs[index:], now=self.clock())
                 break
+            if self._lease_half_gone(claimed_at):
+                # slow sends: give the rest back before another worker may take them while we still hold them
+                log.info("half the lease has gone on this batch; gave back %s invitation(s) to claim afresh",
+                         len(jobs) - index)
+                self.store.release(jobs[index:], now=self.clock())
+                break
             self.deliver(job, tally)
         return tally
+
+    def _lease_half_gone(self, claimed_at: datetime) -> bool:
+        return (self.clock() - claimed_at).total_seconds() > self.settings.lease_seconds / 2
 
     def drain(self) -> Tally:
         """Deliver everything due now, then return (``receiver worker --once``)."""

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -157,3 +158,55 @@ def test_python_dash_m_and_the_console_script_are_the_same_command():
     result = subprocess.run([sys.executable, "-m", "receiver", "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "replay" in result.stdout
     assert Path(sys.executable).with_name("receiver").exists()
+
+
+def test_replay_url_posts_the_fixtures_to_a_running_receiver(served, tmp_path):
+    base, env = served
+    given = {"SEGMENT_API_KEYS": env["SEGMENT_API_KEYS"]}  # the receiver's key, nothing else of its set-up
+    result = run(["replay", "--url", base, str(FIXTURES)], given)  # the bare address: /segment is implied
+    assert "order-completed-seed.json  200 accepted  Invitation stored" in result.output
+    assert "order-completed-gzip.json.gz  200 accepted" in result.output
+    assert "order-completed-missing-email.json  400 rejected  Missing email address" in result.output
+    assert result.output.endswith("summary: 10 accepted, 6 ignored, 4 rejected, 1 unsupported\n")
+    again = run(["replay", "--url", f"{base}/segment", str(FIXTURES / "order-completed-seed.json")], given)
+    assert "order-completed-seed.json  200 duplicate" in again.output and again.output.endswith("1 duplicate\n")
+    worker = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert "sent 10, retrying 0, dead 0" in worker.stdout
+
+
+@pytest.mark.parametrize("credential", [{"SEGMENT_SHARED_SECRETS": "replay-secret"},
+                                        {"SEGMENT_BEARER_TOKENS": "replay-token"}])
+def test_replay_url_authenticates_the_way_the_receiver_is_configured(credential, sqlite_url):
+    from werkzeug.serving import make_server
+
+    from receiver.config import load_settings
+    from receiver.web import create_app
+
+    settings = load_settings(base_env(DATABASE_URL=sqlite_url, SEGMENT_API_KEYS="", **credential), intake=True)
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        result = run(["replay", "--url", f"http://127.0.0.1:{server.server_port}/",
+                      str(FIXTURES / "order-completed-seed.json"),
+                      str(FIXTURES / "dialects" / "order-completed-gzip.json.gz")], credential)
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert result.output.endswith("summary: 2 accepted\n"), result.output
+
+
+def test_replay_url_without_any_credential_says_what_it_needs():
+    result = CliRunner().invoke(main, ["replay", "--url", "http://127.0.0.1:9", str(FIXTURES)], env={
+        "SEGMENT_API_KEYS": "", "SEGMENT_SHARED_SECRETS": "", "SEGMENT_BEARER_TOKENS": ""})
+    assert result.exit_code == 2
+    assert "replay --url needs --api-key, or one of SEGMENT_API_KEYS" in result.output
+
+
+def test_replay_url_names_an_unreachable_receiver_and_fails():
+    port = free_port()  # nothing listens there
+    result = CliRunner().invoke(main, ["replay", "--url", f"http://127.0.0.1:{port}",
+                                       str(FIXTURES / "order-completed-seed.json")], env={"SEGMENT_API_KEYS": "k"})
+    assert result.exit_code == 1
+    assert f"cannot reach http://127.0.0.1:{port}" in result.output

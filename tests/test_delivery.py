@@ -211,3 +211,32 @@ def test_release_on_stop_gives_back_the_rest_of_the_batch(store, clock):
     assert tally.sent == 1
     assert [state(store, i) for i in (1, 2, 3)] == [SENT, PENDING, PENDING]
     assert store.get(2)["attempts"] == 0
+
+
+class SlowSender(ScriptedSender):
+    """Each send takes ``seconds`` of the injected clock; records whether the job's lease still held then."""
+
+    def __init__(self, store, clock, seconds):
+        super().__init__()
+        self.store, self.clock, self.seconds = store, clock, seconds
+        self.lease_held = []
+
+    def send(self, invitation):
+        self.clock.advance(seconds=self.seconds)
+        row = self.store.get(invitation.id)
+        self.lease_held.append(row["state"] == "sending" and row["next_attempt_at"] > self.clock.now.replace(tzinfo=None))
+        super().send(invitation)
+
+
+def test_a_batch_of_slow_sends_never_outlives_its_lease(store, clock):
+    for n in range(5):
+        add(store, clock, ref=f"R-{n}")
+    sender = SlowSender(store, clock, seconds=40)
+    worker, _ = make_worker(store, clock, sender, LEASE="120s", WORKER_BATCH="5")
+    first = worker.run_batch()
+    assert first.sent == 2  # 80 s gone of a 120 s lease: the other three go back, due now, not counted as attempts
+    assert [store.get(n)["state"] for n in (3, 4, 5)] == [PENDING] * 3
+    assert [store.get(n)["attempts"] for n in (3, 4, 5)] == [0, 0, 0]
+    assert worker.drain().sent == 3
+    assert sorted(ready.ref for ready in sender.delivered) == [f"R-{n}" for n in range(5)]
+    assert sender.lease_held == [True] * 5  # without the guard the 4th and 5th sends ran on an expired lease

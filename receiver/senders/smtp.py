@@ -31,7 +31,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..clock import Clock, utcnow
-from ..emails import EmailTemplates
+from ..emails import EmailTemplates, business_name_for
 from ..privacy import mask_email
 from . import ReadyInvitation, SenderConfigError, SendFailure, timeout_setting
 
@@ -162,9 +162,8 @@ def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
     if problems:
         raise SenderConfigError(problems)
     assert mail_from is not None
-    business_name = text("BUSINESS_NAME") or mail_from.display_name or text("TRUSTPILOT_DOMAIN") or mail_from.domain
     return SmtpSettings(mail_from=mail_from, reply_to=lists["MAIL_REPLY_TO"], bcc=lists["MAIL_BCC"], timeout=timeout,
-                        ca_file=ca_file, business_name=business_name, template_dir=template_dir, **fields)
+                        ca_file=ca_file, business_name=business_name_for(environ), template_dir=template_dir, **fields)
 
 
 def from_environ(environ: Mapping[str, str]) -> SmtpSender:

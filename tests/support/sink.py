@@ -20,8 +20,10 @@ class Sink:
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                # the test sender posts {"id": ...}; SENDER=http posts the callback body {"data": {"id": "..."}}
+                invitation_id = int(body["data"]["id"]) if "data" in body else body["id"]
                 with sink.arrived:
-                    sink.received[body["id"]] += 1
+                    sink.received[invitation_id] += 1
                     sink.arrived.notify_all()
                 if sink.hold.is_set():
                     sink.released.wait(60)
