@@ -162,7 +162,7 @@ def _metrics_dir() -> None:
 
 # -- worker ---------------------------------------------------------------------------------------
 
-def build_worker(settings: Settings, stop: threading.Event) -> Any:
+def build_worker(settings: Settings, stop: Any) -> Any:
     from .senders import load_sender
     from .worker import Worker
 
@@ -181,8 +181,10 @@ def worker(once: bool, demo: bool) -> None:
 
     On SIGTERM it finishes the invitation in hand, gives the rest of its batch back, and exits.
     """
+    from .worker import StopFlag
+
     settings = settings_or_exit(demo=demo)
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() may deadlock inside a signal handler
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runner = build_worker(settings, stop)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import select
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from . import bgl, metrics
 from .clock import Clock, utcnow
@@ -19,6 +22,47 @@ from .store import Job, Store
 
 log = logging.getLogger("receiver.worker")
 PURGE_EVERY = 3600.0  # seconds between two retention sweeps of one worker
+
+class StopFlag:
+    """A stop request that a signal handler may raise, unlike ``threading.Event``.
+
+    ``Event.set()`` takes the lock that ``Event.wait()`` holds for a moment on each call; a SIGTERM landing in
+    that moment runs the handler on the same thread, which then waits for its own lock: the worker hangs until
+    SIGKILL. Here ``set`` flips a flag and writes a byte to a pipe, and ``wait`` sleeps in ``select`` on that
+    pipe (the self-pipe trick, as gunicorn's arbiter does): no lock anywhere, and a waiter wakes at once.
+    Any thread may call ``set`` as well.
+    """
+
+    def __init__(self) -> None:
+        self._raised = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        self._raised = True
+        try:
+            os.write(self._write, b"!")  # never drained: once raised, every wait returns at once
+        except (BlockingIOError, OSError):
+            pass
+
+    def is_set(self) -> bool:
+        return self._raised
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._raised:
+            select.select([self._read], [], [], timeout)  # retried after a signal (PEP 475), woken by set()
+        return self._raised
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            os.close(fd)
+
+
+class Stop(Protocol):
+    def set(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -63,7 +107,7 @@ class Worker:
         rand: Callable[[], float] = random.random,
         iv_source: bgl.IvSource | None = None,
         backoff: Backoff = Backoff(),
-        stop: threading.Event | None = None,
+        stop: Stop | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -72,7 +116,7 @@ class Worker:
         self.rand = rand
         self.iv_source = iv_source
         self.backoff = backoff
-        self.stop = stop or threading.Event()
+        self.stop: Stop = stop or threading.Event()
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:

@@ -118,8 +118,9 @@ def served(tmp_path):
     port = free_port()
     env = {**os.environ, **base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", PORT=str(port),
                                     WEB_CONCURRENCY="2")}
-    process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    with open(tmp_path / "serve.log", "w") as log:  # a file, not a pipe nobody reads that could fill up
+        process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}", env

@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,8 +32,13 @@ def process_env(database_url, **extra):
 
 
 def start_worker(env, cwd):
-    return subprocess.Popen([sys.executable, "-m", "receiver", "worker"], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """A worker process logging to a file of its own: a pipe nobody reads until the end could fill and block it."""
+    log = tempfile.NamedTemporaryFile("w+", dir=cwd, prefix="worker-", suffix=".log", delete=False)
+    process = subprocess.Popen([sys.executable, "-m", "receiver", "worker"], env=env, cwd=cwd,
+                               stdout=log, stderr=subprocess.STDOUT, text=True)
+    process.log_path = Path(log.name)
+    log.close()
+    return process
 
 
 def fill(store, count, prefix="R"):
@@ -47,7 +53,13 @@ def stop(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     for process in processes:
-        process.communicate(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            tail = process.log_path.read_text()[-2000:]
+            pytest.fail(f"worker {process.pid} did not exit within 30 s of SIGTERM; the end of its log:\n{tail}")
 
 
 def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, database_url, tmp_path):
@@ -73,7 +85,7 @@ def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_ur
         doomed = start_worker(env, tmp_path)
         assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
         doomed.kill()  # SIGKILL in the middle of the send
-        doomed.communicate(timeout=10)
+        doomed.wait(timeout=10)
         assert store.counts()[SENT] == 0
         sink.hold.clear()
         successor = start_worker(env, tmp_path)
@@ -98,7 +110,7 @@ def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, databa
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.2)  # the signal arrives while the send is in hand
         sink.released.set()
-        worker.communicate(timeout=25)  # well inside a platform's 30 s grace
+        worker.wait(timeout=25)  # well inside a platform's 30 s grace
     assert worker.returncode == 0
     counts = store.counts()
     assert counts[SENT] == 1 and counts[PENDING] == 4
