@@ -32,6 +32,7 @@ from .emails import business_name_for, render_email
 from .intake import Intake, Preview
 from .locales import invitation_link
 from .privacy import mask_email, mask_name
+from .segment import DuplicateKey, loads
 from .store import DEAD, RETRYING, STATES, Store, StoreUnavailable
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -349,7 +350,10 @@ def preview() -> Any:
         return _page("preview.html", 413, fixtures=fixtures, text="",
                      error=f"The message is longer than {MAX_PREVIEW // 1024} KB.")
     try:
-        raw = json.loads(text)
+        raw = loads(text)  # as strict as POST /segment: a repeated key is refused there, so here too
+    except DuplicateKey:
+        return _page("preview.html", 400, fixtures=fixtures, text=text,
+                     error="The message names a key twice in one object; POST /segment refuses it (400).")
     except RecursionError:
         return _page("preview.html", 400, fixtures=fixtures, text=text, error="The JSON is nested too deeply.")
     except ValueError as exc:

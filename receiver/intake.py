@@ -167,7 +167,8 @@ class Intake:
     def preview(self, raw: Any) -> Preview:
         """``process`` for one message without writing anything: stored traits are read, nothing is stored.
 
-        A message already stored is still shown as what it would make (its duplicate is not looked up).
+        A message whose ``messageId`` or order is stored already gets the verdict ``duplicate``, as the endpoint
+        would answer, and still shows the invitation it would make.
         """
         item = self.parse(raw)
         stored: Mapping[str, Mapping[str, Any]] = {}
@@ -178,9 +179,20 @@ class Intake:
         if isinstance(classified, Verdict):
             return Preview(replace(classified, call_type=call_type))
         verdict = self._stored_verdict(classified)
-        if verdict.outcome == ACCEPTED:
+        invitation = classified.invitation
+        held_by = self.store.holder(message_id=invitation.message_id, domain=self.settings.domain,
+                                    order_key=self.order_key(invitation))
+        if held_by is not None:
+            verdict = Verdict(DUPLICATE, f"Duplicate: invitation #{held_by} already holds this message or order, so "
+                                         "nothing would be stored; shown is what this message would make",
+                              invitation.message_id)
+        elif verdict.outcome == ACCEPTED:
             verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
         return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
+
+    def order_key(self, invitation: Invitation) -> str:
+        """What makes a second order the same order: its ref (``DEDUPE_ORDERS``, the default), else its message."""
+        return invitation.ref if self.settings.dedupe_orders else f"message:{invitation.message_id}"
 
     def due_at(self, invitation: Invitation, now: datetime) -> datetime:
         """The order's own time plus ``INVITATION_DELAY`` (never in the past)."""
@@ -206,8 +218,7 @@ class Intake:
             [item.invitation for item in fresh], domain=self.settings.domain, now=now,
             states=[item.state for item in fresh], errors=[item.reason for item in fresh],
             due_at=[self.due_at(item.invitation, now) for item in fresh],
-            order_keys=[item.invitation.ref if self.settings.dedupe_orders else f"message:{item.invitation.message_id}"
-                        for item in fresh],
+            order_keys=[self.order_key(item.invitation) for item in fresh],
         ))
         verdicts = []
         for item in classified:

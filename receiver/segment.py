@@ -32,6 +32,23 @@ class MessageProblem(ValueError):
     """A message we cannot read; ``str()`` is the client-facing reason."""
 
 
+class DuplicateKey(ValueError):
+    """An object in the JSON names one key twice: parsers disagree on which value wins, so it is refused."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise DuplicateKey("The JSON has a duplicate key")
+    return result
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` as ``POST /segment`` and the console's preview read a body: duplicate keys refused
+    (``DuplicateKey``); otherwise ``ValueError`` or ``RecursionError`` as ``json.loads`` raises them."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+
+
 @lru_cache(maxsize=8192)  # the same few hundred keys come in every message of a batch
 def snake_key(key: str) -> str:
     """``orderId`` / ``OrderID`` / ``ORDER_ID`` / ``order-id`` -> ``order_id``."""

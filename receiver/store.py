@@ -33,12 +33,14 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     bindparam,
     case,
     create_engine,
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -441,6 +443,15 @@ class Store:
                      for start, count in conn.execute(statement)}
         starts = [first + timedelta(hours=index) for index in range(hours)]
         return [(start.replace(tzinfo=UTC), found.get(start, 0)) for start in starts]
+
+    def holder(self, *, message_id: str, domain: str, order_key: str) -> int | None:
+        """The id of the stored invitation that ``add`` would find this one a duplicate of, if any."""
+        statement = select(invitations.c.id).where(or_(
+            invitations.c.message_id == message_id,
+            and_(invitations.c.domain == domain, invitations.c.order_key == order_key),
+        )).limit(1)
+        with _Translate(), self.engine.connect() as conn:
+            return conn.execute(statement).scalar()
 
     def find(self, *, message_id: str) -> dict[str, Any] | None:
         with _Translate(), self.engine.connect() as conn:

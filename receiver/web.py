@@ -12,7 +12,6 @@ Two doors, one path behind them:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -30,7 +29,7 @@ from .auth import authenticate
 from .clock import utcnow
 from .config import Settings
 from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Intake, Verdict
-from .segment import CALL_TYPES, MessageProblem, messages_in, with_call_type
+from .segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
 from .store import Store, StoreUnavailable
 
 log = logging.getLogger("receiver.web")
@@ -88,13 +87,6 @@ def _decompressed(raw: bytes, max_decompressed: int) -> bytes:
     return body
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise BadRequest(400, "The JSON has a duplicate key")
-    return result
-
-
 def _json_body(raw: bytes, max_decompressed: int) -> Any:
     content_type = (request.mimetype or "").lower()
     if content_type and "json" not in content_type and content_type != "text/plain":
@@ -105,7 +97,9 @@ def _json_body(raw: bytes, max_decompressed: int) -> Any:
     except UnicodeDecodeError:
         raise BadRequest(400, "The body is not valid UTF-8") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        return loads(text)
+    except DuplicateKey as exc:
+        raise BadRequest(400, str(exc)) from None
     except RecursionError:
         raise BadRequest(400, "The JSON is nested too deeply") from None
     except ValueError:

@@ -217,6 +217,25 @@ def test_preview_takes_the_email_from_stored_traits_and_says_so_and_renders_in_t
     assert store.find(message_id="o-1") is None
 
 
+def test_preview_of_a_stored_message_or_order_says_duplicate_as_the_endpoint_would_and_still_shows_it(client, store):
+    assert client.post("/segment", json=SEED, headers=basic_auth(API_KEY)).json["status"] == "accepted"
+    held = store.find(message_id=SEED["messageId"])["id"]
+    token = sign_in(client)
+    same_order = dict(SEED, messageId="a-new-message-id")  # Segment's retry of another send of the same order
+    for message in (SEED, same_order):
+        answer = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(message)})
+        page = html.unescape(answer.get_data(as_text=True))
+        assert answer.status_code == 200
+        assert 'id="verdict">duplicate<' in page
+        assert f"Duplicate: invitation #{held} already holds this message or order" in page
+        assert "<th>ref</th><td>50314b8e9bcf000000000000</td>" in page  # what it would make, all the same
+    assert client.post("/segment", json=same_order, headers=basic_auth(API_KEY)).json["duplicate"] is True
+    another_order = dict(SEED, messageId="m-2", properties=dict(SEED["properties"], order_id="B-2"))
+    page = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(another_order)})
+    assert 'id="verdict">accepted<' in page.get_data(as_text=True)
+    assert store.counts()[PENDING] == 1
+
+
 @pytest.mark.parametrize(("name", "outcome", "reason"), [
     ("order-completed-missing-email.json", "rejected", "Missing email address"),
     ("track-product-viewed.json", "ignored", "only Order Completed events make invitations"),
@@ -235,6 +254,8 @@ def test_preview_of_a_fixture_gives_its_verdict_and_reason(client, name, outcome
     ({"message": "  "}, 400, "Paste a Segment message, or pick a fixture."),
     ({"fixture": "../pyproject.toml"}, 400, "Unknown fixture."),
     ({"message": "[" * 5000 + "]" * 5000}, 400, "The JSON is nested too deeply."),
+    ({"message": '{"type": "track", "type": "identify"}'}, 400,
+     "The message names a key twice in one object; POST /segment refuses it (400)."),
 ])
 def test_bad_preview_input_is_a_4xx_with_a_clear_message(client, form, status, message):
     token = sign_in(client)
@@ -368,6 +389,10 @@ def test_store_page_and_deliveries_per_hour(backend, tmp_path, clock):
         assert len(hours) == 24
         assert hours[-1] == (clock().replace(minute=0), 2)
         assert hours[-4][1] == 1 and sum(count for _, count in hours) == 3  # 30 h ago is outside
+        first = store.find(message_id="m-S-0")["id"]
+        assert store.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
+        assert store.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
+        assert store.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
     finally:
         store.close()
 
