@@ -197,7 +197,7 @@ def worker(once: bool, demo: bool) -> None:
             log.info("worker stopped")
     finally:
         runner.sender.close()
-        runner.store.close()
+        runner.store.close()  # the stop flag's pipe stays open: a late SIGTERM must not write to a reused fd
 
 
 # -- operations -----------------------------------------------------------------------------------

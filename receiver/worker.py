@@ -23,6 +23,7 @@ from .store import Job, Store
 log = logging.getLogger("receiver.worker")
 PURGE_EVERY = 3600.0  # seconds between two retention sweeps of one worker
 
+
 class StopFlag:
     """A stop request that a signal handler may raise, unlike ``threading.Event``.
 
