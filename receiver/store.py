@@ -297,7 +297,7 @@ class Store:
     def _finish(self, job: Job, now: datetime, **values: Any) -> bool:
         statement = _finish_statement(tuple(sorted(values)))
         parameters = {f"b_new_{name}": value for name, value in values.items()}
-        with _Translate(), self._writing(one_statement=True) as conn:  # the worker records every invitation so
+        with _Translate(), self._writing(one_statement=True) as conn:  # one UPDATE per invitation the worker sends
             result = conn.execute(statement, {"b_job_id": job.id, "b_lease_token": job.lease_token,
                                               "b_updated_at": naive_utc(now), **parameters})
             return result.rowcount == 1
