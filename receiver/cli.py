@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -20,6 +20,9 @@ import click
 from . import bgl
 from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings
 from .invitation import Invitation, sanitise_tag, unique
+
+if TYPE_CHECKING:  # the worker's modules load only when a command needs them
+    from .worker import Stop, Worker
 
 log = logging.getLogger("receiver")
 
@@ -162,7 +165,7 @@ def _metrics_dir() -> None:
 
 # -- worker ---------------------------------------------------------------------------------------
 
-def build_worker(settings: Settings, stop: Any) -> Any:
+def build_worker(settings: Settings, stop: Stop) -> Worker:
     from .senders import load_sender
     from .worker import Worker
 

@@ -43,7 +43,7 @@ class StopFlag:
         self._raised = True
         try:
             os.write(self._write, b"!")  # never drained: once raised, every wait returns at once
-        except (BlockingIOError, OSError):
+        except OSError:  # the pipe is full (it wakes waiters all the same) or already closed
             pass
 
     def is_set(self) -> bool:
