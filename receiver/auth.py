@@ -17,9 +17,8 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from .config import Settings, parse_list
+from .config import SegmentAuth
 
 NO_CREDENTIALS = "No credentials"
 BAD_API_KEY = "Missing or invalid API key"
@@ -58,9 +57,9 @@ def _utf8(values: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(value.encode("utf-8") for value in values)
 
 
-def authenticate(headers: Mapping[str, str], body: bytes, settings: Settings) -> str | None:
+def authenticate(headers: Mapping[str, str], body: bytes, settings: SegmentAuth) -> str | None:
     """None if the request may pass, else the (client-facing) name of the check that failed."""
-    if not (settings.api_keys or settings.shared_secrets or settings.bearer_tokens):
+    if not settings.configured:
         return None if settings.allow_unauthenticated else NOT_CONFIGURED
     authorization = (headers.get("Authorization") or "").strip()
     sent_signature = (headers.get("X-Signature") or "").strip()
@@ -90,21 +89,7 @@ def authenticate(headers: Mapping[str, str], body: bytes, settings: Settings) ->
     return failures[0]
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """The three ways to authenticate, without the rest of the settings (``receiver replay --url``)."""
-
-    api_keys: tuple[str, ...] = ()
-    shared_secrets: tuple[str, ...] = ()
-    bearer_tokens: tuple[str, ...] = ()
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Credentials:
-        return cls(parse_list(environ.get("SEGMENT_API_KEYS")), parse_list(environ.get("SEGMENT_SHARED_SECRETS")),
-                   parse_list(environ.get("SEGMENT_BEARER_TOKENS")))
-
-
-def credential_headers(settings: Settings | Credentials, body: bytes, api_key: str | None = None) -> dict[str, str]:
+def credential_headers(settings: SegmentAuth, body: bytes, api_key: str | None = None) -> dict[str, str]:
     """Headers that authenticate ``body`` with this receiver's own credentials (``receiver replay``).
 
     ``api_key`` if given, else the first API key, else a signature with the first shared secret,

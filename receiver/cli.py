@@ -10,16 +10,17 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from . import bgl
-from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings
+from . import bgl, config
+from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
 from .invitation import Invitation, sanitise_tag, unique
+from .setting_types import Whole
 
 if TYPE_CHECKING:  # the worker's modules load only when a command needs them
     from .worker import Stop, Worker
@@ -33,11 +34,11 @@ def _fail(lines: list[str], code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def settings_or_exit(*, demo: bool = False, intake: bool = False, **overrides: str) -> Settings:
+def settings_or_exit(*, demo: bool = False, intake: bool = False,
+                     scratch_database: Callable[[], str] | None = None) -> Settings:
     """The settings from the environment; every problem on its own line and exit code 2 if any."""
-    environ = {**os.environ, **overrides}
     try:
-        settings = load_settings(environ, demo=demo, intake=intake)
+        settings = load_settings(demo=demo, intake=intake, scratch_database=scratch_database)
     except ConfigError as exc:
         _fail(exc.problems)
     if demo:
@@ -45,33 +46,27 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False, **overrides: s
     return settings
 
 
-def _log_options() -> tuple[str, str]:
-    fmt = os.environ.get("LOG_FORMAT", "text").strip().lower()
-    return os.environ.get("LOG_LEVEL", "INFO").strip(), "json" if fmt == "json" else "text"
-
-
-def _setup_logging() -> None:
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Segment Order Completed events -> Trustpilot Business Generated Link invitations."""
     from . import logs
 
-    logs.setup(*_log_options())
-
-
-@click.group()
-def main() -> None:
-    """Segment Order Completed events -> Trustpilot Business Generated Link invitations."""
+    config.read_dotenv()
     try:
-        from dotenv import load_dotenv
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
-    else:
-        load_dotenv(Path.cwd() / ".env", override=False)
-    _setup_logging()
+        options = config.log_options()
+    except ConfigError as exc:
+        if ctx.invoked_subcommand != "config":  # which shows the configuration, and then every problem
+            _fail(exc.problems)
+        options = config.log_options({})  # the defaults
+    logs.setup(*options)
 
 
 # -- serve ----------------------------------------------------------------------------------------
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
-    """The production server settings, shared by ``receiver serve`` and the Procfile's web line."""
+def gunicorn_options(host: str, port: int, workers: int, log: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The production server settings, shared by ``receiver serve`` and the Procfile's web line; ``log``:
+    ``(LOG_LEVEL, LOG_FORMAT)``, read from the environment when not given."""
     from . import logs
 
     return {
@@ -83,15 +78,15 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "graceful_timeout": 25,  # inside Heroku's 30 s between SIGTERM and SIGKILL
         "keepalive": 5,
         "accesslog": None,
-        "logconfig_dict": logs.dict_config(*_log_options()),
+        "logconfig_dict": logs.dict_config(*(log or config.log_options())),
     }
 
 
-def open_store(settings: Settings, *, migrate: bool = True) -> Any:
+def open_store(database: DatabaseSettings, *, migrate: bool = True) -> Any:
     """The store for ``DATABASE_URL``, migrated to the newest schema; an unreachable database exits 1."""
     from .store import Store, StoreUnavailable
 
-    store = Store(settings.database_url, timeout_seconds=settings.db_timeout)
+    store = Store(database.url, timeout_seconds=database.timeout)
     if migrate:
         try:
             store.upgrade()
@@ -102,26 +97,33 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Any:
     return store
 
 
+def _like_setting(name: str) -> dict[str, Any]:
+    """A whole-number option that stands in for the setting ``name``: the same range, its default when not given."""
+    setting = config.BY_NAME[name]
+    kind = cast(Whole, setting.kind)
+    return {"type": click.IntRange(kind.minimum, kind.maximum), "show_default": f"${name} or {setting.default}"}
+
+
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")),
-              show_default="$PORT or 8000", help="Port to listen on.")
-@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
-              show_default="$WEB_CONCURRENCY or 2", help="Web worker processes.")
+@click.option("--port", **_like_setting("PORT"), help="Port to listen on.")
+@click.option("--workers", **_like_setting("WEB_CONCURRENCY"), help="Web worker processes.")
 @click.option("--worker", "with_worker", is_flag=True, help="Also run a delivery worker: one command, whole service.")
 @click.option("--demo", is_flag=True, help="Throwaway keys and API key 'demo': never for real customers.")
-def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> None:
+def serve(host: str, port: int | None, workers: int | None, with_worker: bool, demo: bool) -> None:
     """Run the web app (POST /segment) under gunicorn."""
     import subprocess
 
+    settings = settings_or_exit(demo=demo, intake=True)  # first: gunicorn reads WEB_CONCURRENCY when imported
     from gunicorn.app.base import BaseApplication
 
-    settings = settings_or_exit(demo=demo, intake=True)
-    _metrics_dir()
+    server = settings.server
+    port, workers = port or server.port, workers or server.workers
+    _metrics_dir(server.metrics_dir)
     from . import metrics
     from .web import create_app
 
-    open_store(settings).close()  # migrate once here; each web worker opens its own connections after the fork
+    open_store(settings.database).close()  # migrate once here; each web worker opens its own connections after fork
     delivery: list[subprocess.Popen[bytes]] = []
 
     def start_worker(_server: Any) -> None:
@@ -139,7 +141,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> 
 
     class Server(BaseApplication):
         def load_config(self) -> None:
-            for key, value in gunicorn_options(host, port, workers).items():
+            for key, value in gunicorn_options(host, port, workers, (server.log_level, server.log_format)).items():
                 self.cfg.set(key, value)
             self.cfg.set("child_exit", lambda _server, worker: metrics.mark_process_dead(worker.pid))
             if with_worker:
@@ -152,11 +154,12 @@ def serve(host: str, port: int, workers: int, with_worker: bool, demo: bool) -> 
     Server().run()
 
 
-def _metrics_dir() -> None:
+def _metrics_dir(folder: str) -> None:
     """Gunicorn's workers (and a worker started with --worker) add up their metrics in one folder,
     which must be set before prometheus_client is imported and emptied at every start."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
+        # prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself (here, in gunicorn's workers and in the
+        # worker process): the one setting that is handed on through the environment, so it is written there
         folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
@@ -170,10 +173,10 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
     from .worker import Worker
 
     try:
-        sender = load_sender(settings.sender, settings.environ)
+        sender = load_sender(settings.worker.sender, settings.environ)
     except ValueError as exc:
         _fail(str(exc).splitlines())
-    return Worker(open_store(settings), settings, sender, stop=stop)
+    return Worker(open_store(settings.database), settings.worker, sender, links=settings.trustpilot, stop=stop)
 
 
 @main.command()
@@ -195,7 +198,7 @@ def worker(once: bool, demo: bool) -> None:
         if once:
             click.echo(str(runner.drain()))
         else:
-            log.info("worker started with sender %r", settings.sender)
+            log.info("worker started with sender %r", settings.worker.sender)
             runner.run_forever()
             log.info("worker stopped")
     finally:
@@ -214,7 +217,7 @@ def db() -> None:
 def upgrade() -> None:
     """Apply the migrations (the Procfile's release line runs this)."""
     settings = settings_or_exit()
-    open_store(settings).close()
+    open_store(settings.database).close()
     click.echo("database is at the newest schema")
 
 
@@ -226,7 +229,7 @@ def retry(dead: bool, invitation_id: int | None) -> None:
     from .clock import utcnow
 
     settings = settings_or_exit()
-    store = open_store(settings)
+    store = open_store(settings.database)
     changed = store.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
@@ -266,8 +269,8 @@ def purge() -> None:
     from .clock import utcnow
 
     settings = settings_or_exit()
-    store = open_store(settings)
-    erased = store.purge(now=utcnow(), older_than_seconds=settings.retention)
+    store = open_store(settings.database)
+    erased = store.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
 
@@ -280,7 +283,7 @@ def forget(email: str) -> None:
     from .privacy import mask_email
 
     settings = settings_or_exit()
-    store = open_store(settings)
+    store = open_store(settings.database)
     ids, customers = store.forget(email, now=utcnow())
     store.close()
     listed = ", ".join(f"#{i}" for i in ids) or "none"
@@ -289,12 +292,15 @@ def forget(email: str) -> None:
 
 
 @main.command("config")
-def show_config() -> None:
-    """Print the configuration in force, every secret masked; exit 2 if it has problems."""
-    from .config import describe
-
-    environ = dict(os.environ)
-    for name, value in describe(environ):
+@click.option("--markdown", is_flag=True, help="Print the README's tables of every setting instead.")
+def show_config(markdown: bool) -> None:
+    """Print the configuration in force, every secret masked; exit 2 if it has problems (a sender's own settings
+    are checked when the worker starts)."""
+    if markdown:
+        click.echo(config.markdown(), nl=False)
+        return
+    environ = config.environment()
+    for name, value in config.describe(environ):
         click.echo(f"{name}={value}")
     try:
         load_settings(environ, intake=True)
@@ -308,7 +314,7 @@ def status() -> None:
     from .clock import utcnow
 
     settings = settings_or_exit()
-    store = open_store(settings)
+    store = open_store(settings.database)
     for line in status_lines(store, utcnow()):
         click.echo(line)
     store.close()
@@ -362,11 +368,7 @@ def _replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: 
         post = _remote_poster(url, api_key)
         settings = None
     else:
-        overrides = {}
-        if demo and not os.environ.get("DATABASE_URL"):
-            overrides = {"DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='receiver-demo-')}/demo.db",
-                         "SENDER": "log"}
-        settings = settings_or_exit(demo=demo, intake=True, **overrides)
+        settings = settings_or_exit(demo=demo, intake=True, scratch_database=_scratch_database if demo else None)
         post = _local_poster(settings, api_key)
     totals: Counter[str] = Counter()
     failed = False
@@ -401,6 +403,10 @@ def _replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: 
         sys.exit(1)
 
 
+def _scratch_database() -> str:
+    return f"sqlite:///{tempfile.mkdtemp(prefix='receiver-demo-')}/demo.db"
+
+
 def _local_poster(settings: Settings, api_key: str | None) -> Any:
     from .auth import credential_headers
     from .web import create_app
@@ -409,7 +415,7 @@ def _local_poster(settings: Settings, api_key: str | None) -> Any:
 
     def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
         # whichever credential is configured: an API key, else a signature, else a bearer token
-        headers = {"Content-Type": "application/json", **credential_headers(settings, data, api_key)}
+        headers = {"Content-Type": "application/json", **credential_headers(settings.auth, data, api_key)}
         if gzipped:
             headers["Content-Encoding"] = "gzip"
         response = client.post("/segment", data=data, headers=headers)
@@ -427,10 +433,13 @@ def replay_url(url: str) -> str:
 def _remote_poster(url: str, api_key: str | None) -> Any:
     import requests
 
-    from .auth import Credentials, credential_headers
+    from .auth import credential_headers
 
-    credentials = Credentials.from_environ(os.environ)
-    if not (api_key or credentials.api_keys or credentials.shared_secrets or credentials.bearer_tokens):
+    try:
+        credentials = config.load_auth()
+    except ConfigError as exc:
+        _fail(exc.problems)
+    if not (api_key or credentials.configured):
         _fail(["replay --url needs --api-key, or one of SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
                "SEGMENT_BEARER_TOKENS set as the receiver has them"])
     session = requests.Session()
@@ -463,10 +472,10 @@ def _remote_poster(url: str, api_key: str | None) -> Any:
 @click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
 def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], demo: bool) -> None:
     """Print the Business Generated Link for one invitation."""
-    settings = settings_or_exit(demo=demo)
+    trustpilot = settings_or_exit(demo=demo).trustpilot
     invitation = Invitation(message_id="cli", email=email.strip(), name=name.strip(), ref=ref.strip(),
                             skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags))
-    click.echo(bgl.build_link(invitation.payload(), settings.keys, settings.domain, host=settings.trustpilot_host))
+    click.echo(bgl.build_link(invitation.payload(), trustpilot.keys, trustpilot.domain, host=trustpilot.trustpilot_host))
 
 
 @main.command()
@@ -474,14 +483,10 @@ def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str
 @click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
 def decode(link_or_payload: str, demo: bool) -> None:
     """Print the JSON payload inside a Business Generated Link (or a bare payload)."""
-    if demo:
-        keys = demo_keys()
-    else:
-        try:
-            keys = bgl.Keys.from_base64(os.environ.get("TRUSTPILOT_ENCRYPT_KEY", ""),
-                                        os.environ.get("TRUSTPILOT_AUTH_KEY", ""))
-        except bgl.KeyProblem as exc:
-            _fail(str(exc).split("; "))
+    try:
+        keys = config.load_keys(demo=demo)
+    except ConfigError as exc:
+        _fail(exc.problems)
     try:
         payload = bgl.decode(link_or_payload, keys)
     except bgl.InvalidLink as exc:
@@ -511,20 +516,21 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     from .senders import ReadyInvitation, SendFailure, load_sender
 
     settings = settings_or_exit()
+    sender_name, trustpilot = settings.worker.sender, settings.trustpilot
     try:
         email = customer_email({"email": address})
     except Rejected as exc:
         click.echo(f"error: --to: {exc}", err=True)
         sys.exit(2)
     try:
-        sender = load_sender(settings.sender, settings.environ)
+        sender = load_sender(sender_name, settings.environ)
     except ValueError as exc:
         _fail(str(exc).splitlines())
     stamp = int(time.time() * 1000)  # an id no stored invitation has, different on every run (webhook-id, Message-ID)
     name = (name or "").strip() or SAMPLE_NAMES.get(language_of(locale) or "", "Jane Doe")
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
-                        skus=("SAMPLE-SKU-1",), tags=settings.tags, locale=(locale or "").strip() or None)
-    link = bgl.build_link(sample.payload(), settings.keys, settings.domain, host=settings.trustpilot_host)
+                        skus=("SAMPLE-SKU-1",), tags=trustpilot.tags, locale=(locale or "").strip() or None)
+    link = bgl.build_link(sample.payload(), trustpilot.keys, trustpilot.domain, host=trustpilot.trustpilot_host)
     ready = ReadyInvitation(id=stamp, message_id=sample.message_id, email=sample.email, name=sample.name,
                             ref=sample.ref, skus=sample.skus, tags=sample.tags, locale=sample.locale, link=link)
     who = mask_email(email)
@@ -532,14 +538,14 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
         sender.send(ready)
     except SendFailure as failure:
         kind = "transient: worth retrying" if failure.transient else "permanent"
-        click.echo(f"send-test failed with the {settings.sender} sender for {who} ({kind}): {failure}", err=True)
+        click.echo(f"send-test failed with the {sender_name} sender for {who} ({kind}): {failure}", err=True)
         sys.exit(1)
     except Exception as exc:  # a sender bug: say which, keep its details (they may hold the address) in DEBUG logs
         log.debug("send-test: the sender raised", exc_info=True)
-        click.echo(f"send-test failed with the {settings.sender} sender for {who}: unexpected {type(exc).__name__}",
+        click.echo(f"send-test failed with the {sender_name} sender for {who}: unexpected {type(exc).__name__}",
                    err=True)
         sys.exit(1)
     finally:
         sender.close()
-    click.echo(f"sent a test invitation to {who} with the {settings.sender} sender (id {stamp}, ref {sample.ref})")
+    click.echo(f"sent a test invitation to {who} with the {sender_name} sender (id {stamp}, ref {sample.ref})")
     click.echo(f"link: {link}")

@@ -1,38 +1,84 @@
-"""Every setting, read from the environment and checked once at start.
+"""Every setting, declared once, read from the environment and checked once at start.
 
-``load_settings`` reports every problem at once (``ConfigError.problems``, one readable line each);
-nothing else in the package reads the environment. Secrets never appear in a problem's text.
+``SETTINGS`` declares each environment variable (``declare.Setting``: its type, default, example, meaning,
+whether it is a secret, the process that needs it, its group). From it come the checks (every problem one
+readable line naming the variable, never a secret's value: ``ConfigError.problems``), what ``receiver config``
+shows, and the README's tables (``receiver config --markdown``; a test fails when the README's copy differs).
+
+``load_settings`` gives the settings of the receiver in groups, so that each part gets the group it needs:
+``settings.auth`` (Segment authentication), ``.trustpilot`` (domain, keys, hosts and the invitation rules),
+``.database``, ``.worker``, ``.limits``, ``.console``, ``.server``. A sender's settings are read by the sender
+(``read_group(SMTP, environ)``), from the environment mapping every sender factory gets.
+
+Nothing else in the package reads ``os.environ``, but for ``PROMETHEUS_MULTIPROC_DIR``: prometheus_client's own
+variable, which the library reads itself (the CLI sets it before starting gunicorn). ``.env`` is read here too
+(``read_dotenv``, called by the CLI), never on import.
+
+Over 300 lines on purpose: the table of every setting, one entry each, is most of it.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
-import io
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from .bgl import DEFAULT_HOST, Keys
+from .declare import WEB, WORKER, ConfigError, Setting, given, read
+from .declare import describe as describe_settings
+from .declare import markdown as markdown_tables
+from .sender_setting_types import (
+    HeaderMap,
+    HttpUrl,
+    MailAddress,
+    MailAddresses,
+    PemFile,
+    SmtpServer,
+    SmtpUrl,
+    WebhookSecret,
+)
+from .setting_types import (
+    DEFAULT_DATABASE_URL,
+    Choice,
+    DatabaseUrl,
+    Duration,
+    Flag,
+    Items,
+    Key,
+    Parsed,
+    Pattern,
+    Size,
+    Text,
+    Timeout,
+    Whole,
+    database_url,
+    mask_url,
+    parse_bool,
+    parse_duration,
+    parse_list,
+    parse_size,
+)
+from .sku_map import SkuMapFile, parse_sku_map, read_sku_map
 
-from .bgl import DEFAULT_HOST, KeyProblem, Keys, load_key
+__all__ = [  # what other modules import from here, some of it defined in the modules above
+    "ConfigError", "Settings", "SegmentAuth", "TrustpilotSettings", "DatabaseSettings", "WorkerSettings", "Limits",
+    "ConsoleSettings", "ServerSettings", "EmailLook", "SmtpServer", "SETTINGS", "load_settings", "read_group",
+    "load_auth", "load_keys", "log_options", "email_look", "describe", "markdown",
+    "environment", "read_dotenv", "demo_keys", "demo_banner", "normal_locale", "parse_locale_hosts",
+    "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
+    "mask_url", "DEFAULT_DATABASE_URL",
+]
 
-DEFAULT_DATABASE_URL = "sqlite:///receiver.db"
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
                      r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*((?:[kKmM][bB]?)?)\s*$")
-_SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2}
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-SKU_MAP_HEADER = ("segment_sku", "trustpilot_sku")
-MAX_SKU = 200
 MIN_SECRET_KEY = 16
 
 
@@ -42,86 +88,6 @@ def demo_keys() -> Keys:
         hashlib.sha256(b"receiver demo encryption key").digest(),
         hashlib.sha256(b"receiver demo authentication key").digest(),
     )
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Settings:
-    domain: str
-    keys: Keys = field(repr=False)
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    database_url: str = DEFAULT_DATABASE_URL
-    sender: str = "log"
-    tags: tuple[str, ...] = ()
-    default_name: str = "Customer"
-    trustpilot_host: str = DEFAULT_HOST
-    max_attempts: int = 8
-    lease_seconds: float = 120.0
-    poll_seconds: float = 1.0
-    worker_batch: int = 50
-    db_timeout: float = 5.0
-    invitation_delay: float = 0.0
-    max_event_age: float = 0.0  # 0: no limit
-    dedupe_orders: bool = True
-    retention: float = 30 * 86400.0
-    max_body: int = 16 * 1024 * 1024
-    max_batch: int = 4000
-    demo: bool = False
-    # -- Segment dialects (issue 5) --
-    shared_secrets: tuple[str, ...] = field(default=(), repr=False)  # X-Signature: hex HMAC-SHA1 of the body
-    bearer_tokens: tuple[str, ...] = field(default=(), repr=False)  # Authorization: Bearer <token>
-    allow_unauthenticated: bool = False  # only matters when no way to authenticate is configured
-    force_host: bool = False  # TRUSTPILOT_HOST was set: every link uses it, whatever the locale
-    locale_hosts: tuple[tuple[str, str], ...] = ()  # LOCALE_HOSTS: (locale, host) overrides of the shipped table
-    suppress_audiences: tuple[str, ...] = ()  # trait names; true for a user -> no invitation
-    tag_properties: tuple[str, ...] = ()  # properties that become tags "name:value"
-    sku_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    # -- the web console (issue 8): on when console_password is set; secret_key signs its session --
-    console_password: str = field(default="", repr=False)
-    secret_key: str = field(default="", repr=False)
-    # Everything the process was started with, for senders (built in or plugged in) to read their own settings.
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def open_to_anyone(self) -> bool:
-        """No way to authenticate Segment is configured, and ALLOW_UNAUTHENTICATED=true allows that."""
-        return self.allow_unauthenticated and not (self.api_keys or self.shared_secrets or self.bearer_tokens)
-
-
-def parse_list(value: str | None) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
-    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
-
-
-def parse_duration(value: str) -> float:
-    """``"0"``, ``"90"``, ``"30s"``, ``"15m"``, ``"12h"``, ``"3d"``, ``"2w"`` -> seconds."""
-    match = _DURATION.match(value or "")
-    if not match:
-        raise ValueError(f"{value!r} is not a duration such as 30s, 15m, 12h or 3d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def parse_size(value: str) -> int:
-    """``"1048576"``, ``"512KB"``, ``"16MB"`` -> bytes."""
-    match = _SIZE.match(value or "")
-    if not match:
-        raise ValueError(f"{value!r} is not a size such as 512KB or 16MB")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
-
-
-def parse_bool(value: str | None) -> bool:
-    """``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off`` (any case); ``ValueError`` otherwise."""
-    text = (value or "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE or not text:
-        return False
-    raise ValueError(f"{value!r} is not true or false")
 
 
 def normal_locale(value: str) -> str:
@@ -151,282 +117,419 @@ def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def parse_sku_map(text: str, name: str = "SKU_MAP") -> dict[str, str]:
-    """A CSV of ``segment_sku,trustpilot_sku`` rows -> a dict; ``ValueError`` lists every bad line.
+# -- the declarations -------------------------------------------------------------------------------
 
-    One mapping per row: the Segment ``sku`` or ``product_id``, then the SKU of the Trustpilot product
-    catalogue. An optional header row ``segment_sku,trustpilot_sku``; blank lines and lines starting
-    with ``#`` are skipped. A row with another number of cells, an empty cell, a SKU over 200
-    characters or a Segment SKU mapped twice is an error naming its line.
-    """
-    mapping: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    problems: list[str] = []
-    seen_row = False
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-    try:
-        for row in reader:
-            line = reader.line_num
-            cells = [cell.strip() for cell in row]
-            if not any(cells) or cells[0].startswith("#"):
-                continue
-            is_header = not seen_row and tuple(cell.lower() for cell in cells) == SKU_MAP_HEADER
-            seen_row = True
-            if is_header:
-                continue
-            if len(cells) != 2:
-                problems.append(f"{name} line {line}: expected 2 cells (Segment SKU, Trustpilot SKU), found {len(cells)}")
-            elif not all(cells):
-                problems.append(f"{name} line {line}: an empty cell")
-            elif any(len(cell) > MAX_SKU for cell in cells):
-                problems.append(f"{name} line {line}: a SKU longer than {MAX_SKU} characters")
-            elif cells[0] in first_line:
-                problems.append(f"{name} line {line}: this Segment SKU is already mapped on line {first_line[cells[0]]}")
-            else:
-                mapping[cells[0]] = cells[1]
-                first_line[cells[0]] = line
-    except csv.Error as exc:
-        problems.append(f"{name} line {reader.line_num}: not valid CSV ({exc})")
-    if problems:
-        raise ValueError("\n".join(problems))
-    return mapping
+TRUSTPILOT = "Trustpilot and the invitations"
+AUTH = "Segment authentication"
+DATABASE = "Database"
+WORKER_GROUP = "Worker"
+SMTP = "SMTP sender (SENDER=smtp)"
+HTTP = "HTTP callback sender (SENDER=http)"
+CONSOLE = "Web console"
+LIMITS = "Limits"
+SERVER = "Server and logs"
 
 
-def read_sku_map(path: str) -> dict[str, str]:
-    """``parse_sku_map`` of the UTF-8 file at ``path``; ``ValueError`` says why it cannot be used."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ValueError(f"SKU_MAP: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"SKU_MAP: {path} is not UTF-8 text") from None
-    mapping = parse_sku_map(text)
-    if not mapping:
-        raise ValueError(f"SKU_MAP: {path} maps no SKU")
-    return mapping
+def _host(message: str, example: str, **kw: Any) -> Pattern:
+    return Pattern(_DOMAIN, message, label="host name", refused=(f"https://{example}/", "not a host"), **kw)
 
 
-def database_url(value: str | None) -> str:
-    """Heroku's ``postgres://`` and plain ``postgresql://`` both mean psycopg 3."""
-    url = (value or "").strip() or DEFAULT_DATABASE_URL
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+SETTINGS: tuple[Setting, ...] = (
+    # -- Trustpilot and the invitations --
+    Setting("TRUSTPILOT_DOMAIN", _host("must be a bare domain such as example.com (no scheme, no path)", "example.com"),
+            TRUSTPILOT, "Your domain as registered on Trustpilot.", "example.com", attr="domain", required=True,
+            hint="your domain as registered on Trustpilot, e.g. example.com"),
+    Setting("TRUSTPILOT_ENCRYPT_KEY", Key(), TRUSTPILOT, "Encryption key from Trustpilot Business (base64, 32 bytes).",
+            "p5+FYz/GQQ…TM=", secret=True, required=True),
+    Setting("TRUSTPILOT_AUTH_KEY", Key(), TRUSTPILOT, "Authentication key from Trustpilot Business (base64, 32 bytes).",
+            "C5UYaa2L…WU=", secret=True, required=True),
+    Setting("TRUSTPILOT_HOST", _host("must be a host name such as www.trustpilot.com", "uk.trustpilot.com",
+                                     empty=DEFAULT_HOST),
+            TRUSTPILOT, f"When set, the host of every link, whatever the customer's locale (else `{DEFAULT_HOST}` for a "
+            "locale the table does not know).", "uk.trustpilot.com", attr="trustpilot_host", process=WORKER,
+            unset="not set: by locale"),
+    Setting("LOCALE_HOSTS", Parsed(parse_locale_hosts, empty=(), label="locale=host list",
+                                   refused=("de", "de=https://de.trustpilot.com/")),
+            TRUSTPILOT, "Changes to the shipped locale → host table: comma-separated `locale=host`, the locale as "
+            "`language` or `language-REGION` (any case, `-` or `_`).", "de-AT=de.trustpilot.com,en=uk.trustpilot.com",
+            attr="locale_hosts", process=WORKER),
+    Setting("TRUSTPILOT_TAGS", Items(), TRUSTPILOT, "Tags added to every invitation (spaces become `_`).",
+            "segment,web-shop", attr="tags", process=WEB),
+    Setting("TAG_PROPERTIES", Items(), TRUSTPILOT, "Order properties that become tags `name:value`, e.g. "
+            "`affiliation:Google_Store`.", "affiliation,coupon", attr="tag_properties", process=WEB),
+    Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku` or `product_id` → the SKU in your "
+            "Trustpilot product catalogue (format below).", "/app/sku-map.csv", attr="sku_map", process=WEB),
+    Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
+            "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences",
+            process=WEB),
+    Setting("DEFAULT_NAME", Text(), TRUSTPILOT, "Name used when an order carries none.", "Valued customer",
+            default="Customer", attr="default_name", process=WEB),
+    Setting("DEDUPE_ORDERS", Flag(), TRUSTPILOT, "One invitation per order `ref` per domain; `false` dedupes by "
+            "`messageId` only.", "false", default="true", attr="dedupe_orders", process=WEB),
+    Setting("INVITATION_DELAY", Duration(), TRUSTPILOT, "Send at the order's own `timestamp` plus this (e.g. once the "
+            "parcel has arrived).", "3d", default="0", attr="invitation_delay", process=WEB),
+    # -- Segment authentication --
+    Setting("SEGMENT_API_KEYS", Items(), AUTH, "API key(s) Segment sends as the Basic-auth user (Direct destination), "
+            "and the write key(s) SDKs send to `/v1/*`; several for rotation.", "k1,k2", attr="api_keys",
+            process=WEB, secret=True),
+    Setting("SEGMENT_SHARED_SECRETS", Items(), AUTH, "Shared secret(s) of Webhooks (Classic) and (Actions): "
+            "`X-Signature` must be the hex HMAC-SHA1 of the request body as received (still gzip-compressed, if it "
+            "was sent so); several for rotation.", "s1,s2", attr="shared_secrets", process=WEB, secret=True),
+    Setting("SEGMENT_BEARER_TOKENS", Items(item="token", no_whitespace=True), AUTH, "Token(s) accepted as "
+            "`Authorization: Bearer <token>` (the custom header for Webhooks (Actions) batches, which Segment does "
+            "not sign).", "t1,t2", attr="bearer_tokens", process=WEB, secret=True),
+    Setting("ALLOW_UNAUTHENTICATED", Flag(), AUTH, "`serve` and `replay` refuse to start when none of the three above "
+            "is set, unless this is `true`: then anyone who reaches the service may post to it, and it says so in a "
+            "warning at start. It changes nothing when one of them is set.", "true", default="false",
+            attr="allow_unauthenticated", process=WEB),
+    # -- database --
+    Setting("DATABASE_URL", DatabaseUrl(), DATABASE, "SQLite file or PostgreSQL (`postgres://` and `postgresql://` "
+            "both work); shown with its password masked.", "postgres://u:p@host/db", default=DEFAULT_DATABASE_URL,
+            attr="url"),
+    Setting("DB_TIMEOUT", Duration(maximum=3600), DATABASE, "How long to wait for a locked or slow database before "
+            "answering 503.", "2s", default="5s", attr="timeout"),
+    # -- worker --
+    Setting("SENDER", Text(lower=True, label="sender name"), WORKER_GROUP, "Which sender delivers the links: `log`, "
+            "`smtp`, `http` or a plug-in's name (see [Senders](#senders)).", "smtp", default="log", attr="sender",
+            process=WORKER),
+    Setting("MAX_ATTEMPTS", Whole(1, 1000), WORKER_GROUP, "Delivery attempts before an invitation is `dead`.", "5",
+            default="8", attr="max_attempts", process=WORKER),
+    Setting("LEASE", Duration(maximum=86400, positive=True), WORKER_GROUP, "How long a worker holds a claimed "
+            "invitation before another may take it. A worker whose batch has used half its lease (slow sends) gives "
+            "the rest back to be claimed afresh, so no send runs on an expired lease.", "5m", default="120s",
+            attr="lease_seconds", process=WORKER),
+    Setting("POLL_INTERVAL", Duration(maximum=3600), WORKER_GROUP, "How often an idle worker looks for due "
+            "invitations.", "5s", default="1s", attr="poll_seconds", process=WORKER),
+    Setting("WORKER_BATCH", Whole(1, 10000), WORKER_GROUP, "Invitations a worker claims at once.", "100", default="50",
+            attr="worker_batch", process=WORKER),
+    Setting("MAX_EVENT_AGE", Duration(), WORKER_GROUP, "Orders older than this when their turn comes are `expired`, "
+            "not sent (a replay of last year's events mails nobody).", "30d", default="0", unset="`0` (no limit)",
+            attr="max_event_age", process=WORKER),
+    Setting("RETENTION", Duration(), WORKER_GROUP, "Erase personal data of finished invitations after this long (the "
+            "worker does it hourly, `receiver purge` at once).", "14d", default="30d", attr="retention",
+            process=WORKER),
+    # -- the smtp sender --
+    Setting("SMTP_URL", SmtpUrl(), SMTP, "SMTP server: `smtp://` (STARTTLS when offered; `?starttls=require` "
+            "insists), `smtps://` (TLS), credentials URL-encoded; `?verify=false` skips certificate checks.",
+            "smtp://user:password@smtp.example.com:587", attr="server", process=WORKER, required=True,
+            hint="e.g. smtp://user:password@smtp.example.com:587", unset="— (required for `smtp`)"),
+    Setting("MAIL_FROM", MailAddress(), SMTP, "Sender of the invitation emails.", "Shop <reviews@example.com>",
+            attr="mail_from", process=WORKER, required=True, hint="the sender, e.g. Shop <reviews@example.com>",
+            unset="— (required for `smtp`)"),
+    Setting("MAIL_REPLY_TO", MailAddresses(), SMTP, "`Reply-To` of the emails (one or more addresses, "
+            "comma-separated).", "Support <help@example.com>", attr="reply_to", process=WORKER),
+    Setting("MAIL_BCC", MailAddresses(), SMTP, "Blind copy of every email (envelope only, no `Bcc` header).",
+            "archive@example.com", attr="bcc", process=WORKER),
+    Setting("SMTP_TIMEOUT", Timeout(), SMTP, "Timeout for connecting and for each SMTP command.", "10s", default="30s",
+            attr="timeout", process=WORKER),
+    Setting("SMTP_CA_FILE", PemFile(), SMTP, "PEM certificate(s) to trust for the SMTP server instead of the "
+            "system's (a private CA, a self-signed relay).", "/etc/ssl/private-ca.pem", attr="ca_file",
+            process=WORKER, unset="the system's CAs"),
+    Setting("BUSINESS_NAME", Text(), SMTP, "Your name as the emails show it (the console's preview too).",
+            "Bücherwelt", attr="business_name", process=WORKER, unset="`MAIL_FROM`'s name, else `TRUSTPILOT_DOMAIN`"),
+    Setting("TEMPLATE_DIR", Text(label="folder"), SMTP, "Your own email templates, overriding the shipped ones file "
+            "by file (checked when the sender starts).", "/app/email-templates", attr="template_dir", process=WORKER,
+            unset="the shipped templates"),
+    # -- the http callback sender --
+    Setting("CALLBACK_URL", HttpUrl(), HTTP, "Where the `http` sender POSTs each invitation.",
+            "https://mailer.example.com/hooks/trustpilot", attr="url", process=WORKER, required=True,
+            hint="e.g. https://mailer.example.com/hooks/trustpilot", unset="— (required for `http`)"),
+    Setting("CALLBACK_SECRET", WebhookSecret(), HTTP, "Standard Webhooks signing secret: `whsec_` + base64 of at least "
+            "24 bytes.", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", attr="secret", process=WORKER, secret=True,
+            required=True, hint="a Standard Webhooks secret: whsec_ followed by base64",
+            unset="— (required for `http`)"),
+    Setting("CALLBACK_HEADERS", HeaderMap(), HTTP, "Extra request headers, as a JSON object.",
+            '{"Authorization": "Bearer abc123"}', attr="headers", process=WORKER, secret=True),
+    Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "Timeout for connecting to the callback and for reading its answer.",
+            "5s", default="10s", attr="timeout", process=WORKER),
+    # -- the web console --
+    Setting("CONSOLE_PASSWORD", Text(), CONSOLE, "Turns on the [web console](#the-web-console) at `/console`, behind "
+            "this password. Not set: every `/console` path is a 404.", "a-long-passphrase", attr="password",
+            process=WEB, secret=True, unset="not set: no console"),
+    Setting("SECRET_KEY", Text(), CONSOLE, f"Signs the console's session cookie; at least {MIN_SECRET_KEY} "
+            "characters. Changing it signs everyone out.", "$(openssl rand -hex 32)", attr="secret_key",
+            process=WEB, secret=True, unset="— (required with `CONSOLE_PASSWORD`)"),
+    # -- limits --
+    Setting("MAX_BODY", Size(1024, 1024 ** 3), LIMITS, "Largest request body, and largest body after gzip "
+            "decompression (413 beyond).", "4MB", default="16MB", attr="max_body", process=WEB),
+    Setting("MAX_BATCH", Whole(1, 100_000), LIMITS, "Most messages in one batch (413 beyond).", "1000",
+            default="4000", attr="max_batch", process=WEB),
+    # -- server and logs --
+    Setting("PORT", Whole(1, 65535), SERVER, "Port for `receiver serve` (set by the platform).", "5000",
+            default="8000", attr="port", process=WEB),
+    Setting("WEB_CONCURRENCY", Whole(1, 256), SERVER, "Web worker processes for `receiver serve`.", "4", default="2",
+            attr="workers", process=WEB),
+    Setting("LOG_LEVEL", Choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), SERVER, "Log level.", "DEBUG",
+            default="INFO", attr="log_level"),
+    Setting("LOG_FORMAT", Choice("text", "json"), SERVER, "One line per record: plain text or one JSON object.",
+            "json", default="text", attr="log_format"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", Text(label="folder"), SERVER, "Where processes share their metrics "
+            "(prometheus_client's own variable).", "/tmp/metrics", attr="metrics_dir", process=WEB,
+            unset="set by `receiver serve`"),
+)
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
-class _Reader:
-    """Reads settings from one environment, collecting problems instead of stopping at the first."""
-
-    def __init__(self, environ: Mapping[str, str]):
-        self.environ = environ
-        self.problems: list[str] = []
-
-    def text(self, name: str, default: str = "") -> str:
-        return (self.environ.get(name) or "").strip() or default
-
-    def number(self, name: str, default: float, *, integer: bool = False, minimum: float = 0) -> float:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = int(raw) if integer else float(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a {'whole ' if integer else ''}number, not {raw!r}")
-            return default
-        if value < minimum:
-            self.problems.append(f"{name} must be at least {minimum:g}")
-            return default
-        return value
-
-    def duration(self, name: str, default: str) -> float:
-        try:
-            return parse_duration(self.text(name, default))
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc}")
-            return parse_duration(default)
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            return parse_bool(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be true or false")
-            return default
-
-    def size(self, name: str, default: str) -> int:
-        try:
-            return parse_size(self.text(name, default))
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc}")
-            return parse_size(default)
-
-    def key(self, name: str) -> bytes:
-        try:
-            return load_key(self.text(name), name)
-        except KeyProblem as exc:
-            self.problems.append(str(exc))
-            return b""
+def settings_in(group: str) -> tuple[Setting, ...]:
+    return tuple(setting for setting in SETTINGS if setting.group == group)
 
 
-def load_settings(environ: Mapping[str, str], *, demo: bool = False, intake: bool = False) -> Settings:
-    """All settings from ``environ``; ``ConfigError`` lists every problem.
+# -- the settings, by group -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SegmentAuth:
+    """The ways Segment may prove a request is its own; any one configured that accepts a request lets it in."""
+
+    api_keys: tuple[str, ...] = field(repr=False)
+    shared_secrets: tuple[str, ...] = field(repr=False)  # X-Signature: hex HMAC-SHA1 of the body
+    bearer_tokens: tuple[str, ...] = field(repr=False)  # Authorization: Bearer <token>
+    allow_unauthenticated: bool  # only matters when no way to authenticate is configured
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_keys or self.shared_secrets or self.bearer_tokens)
+
+    @property
+    def open_to_anyone(self) -> bool:
+        """No way to authenticate Segment is configured, and ALLOW_UNAUTHENTICATED=true allows that."""
+        return self.allow_unauthenticated and not self.configured
+
+
+@dataclass(frozen=True)
+class TrustpilotSettings:
+    """The business on Trustpilot, its keys and hosts (what a link needs), and the rules invitations follow."""
+
+    domain: str
+    keys: Keys = field(repr=False)
+    trustpilot_host: str
+    force_host: bool  # TRUSTPILOT_HOST was set: every link uses it, whatever the locale
+    locale_hosts: tuple[tuple[str, str], ...]  # (locale, host) overrides of the shipped table
+    tags: tuple[str, ...]
+    tag_properties: tuple[str, ...]  # properties that become tags "name:value"
+    sku_map: Mapping[str, str] = field(hash=False)
+    suppress_audiences: tuple[str, ...]  # trait names; true for a user -> no invitation
+    default_name: str
+    dedupe_orders: bool
+    invitation_delay: float
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = field(repr=False)
+    timeout: float
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    sender: str
+    max_attempts: int
+    lease_seconds: float
+    poll_seconds: float
+    worker_batch: int
+    max_event_age: float  # 0: no limit
+    retention: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body: int
+    max_batch: int
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """On when ``password`` is set; ``secret_key`` signs its session."""
+
+    password: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.password)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    port: int
+    workers: int
+    log_level: str
+    log_format: str
+    metrics_dir: str  # PROMETHEUS_MULTIPROC_DIR; '' when not set
+
+
+@dataclass(frozen=True)
+class Settings:
+    auth: SegmentAuth
+    trustpilot: TrustpilotSettings
+    database: DatabaseSettings
+    worker: WorkerSettings
+    limits: Limits
+    console: ConsoleSettings
+    server: ServerSettings
+    demo: bool = False
+    # Everything the process was started with: a plug-in sender's factory reads its own settings from it.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def environment() -> Mapping[str, str]:
+    """This process's environment: the one place the package reads it."""
+    return os.environ
+
+
+def read_dotenv(path: Path | None = None) -> None:
+    """Add the variables of ``.env`` in the working directory that the environment does not set already."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or Path.cwd() / ".env", override=False)
+
+
+def read_group(group: str, environ: Mapping[str, str] | None = None,
+               defaults: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The values of one group's settings by attribute (``server``, ``timeout``, ...), and its problems."""
+    values, problems = read(settings_in(group), environment() if environ is None else environ, defaults)
+    return {BY_NAME[name].attr or name: value for name, value in values.items()}, problems
+
+
+def _demo_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    """``--demo``: throwaway domain, keys and API key stand in for the ones not set."""
+    defaults = {"TRUSTPILOT_DOMAIN": DEMO_DOMAIN}
+    if not (given(environ, "TRUSTPILOT_ENCRYPT_KEY") or given(environ, "TRUSTPILOT_AUTH_KEY")):
+        keys = demo_keys()
+        defaults["TRUSTPILOT_ENCRYPT_KEY"] = base64.b64encode(keys.encrypt).decode()
+        defaults["TRUSTPILOT_AUTH_KEY"] = base64.b64encode(keys.auth).decode()
+    if not any(given(environ, name) for name in ("SEGMENT_API_KEYS", "SEGMENT_SHARED_SECRETS", "SEGMENT_BEARER_TOKENS")):
+        defaults["SEGMENT_API_KEYS"] = DEMO_API_KEY
+    return defaults
+
+
+def _auth_rules(auth: Mapping[str, Any], intake: bool) -> list[str]:
+    if intake and not (auth["api_keys"] or auth["shared_secrets"] or auth["bearer_tokens"]
+                       or auth["allow_unauthenticated"]):
+        return ["No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
+                "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)"]
+    return []
+
+
+def _console_rules(console: Mapping[str, Any]) -> list[str]:
+    if console["password"] and not console["secret_key"]:
+        return ["SECRET_KEY is not set: it signs the console's session and is required when CONSOLE_PASSWORD turns "
+                "the console on (e.g. the output of: openssl rand -hex 32)"]
+    if console["password"] and len(console["secret_key"]) < MIN_SECRET_KEY:
+        return [f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters long"]
+    return []
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = False, intake: bool = False,
+                  scratch_database: Callable[[], str] | None = None) -> Settings:
+    """The receiver's settings from ``environ`` (this process's environment when None); ``ConfigError`` lists
+    every problem, group by group.
 
     ``intake``: the process receives Segment messages, so it needs a way to authenticate them (an API key,
     a shared secret or a bearer token), unless ``ALLOW_UNAUTHENTICATED=true`` says otherwise explicitly.
     ``demo``: throwaway keys, domain and API key stand in for the ones not set.
+    ``scratch_database``: when DATABASE_URL is not set, the database it returns, and the log sender
+    (``replay --demo``: a demo never touches a real set-up).
     """
-    read = _Reader(environ)
-    domain = read.text("TRUSTPILOT_DOMAIN", DEMO_DOMAIN if demo else "")
-    if not domain:
-        read.problems.append("TRUSTPILOT_DOMAIN is not set (your domain as registered on Trustpilot, e.g. example.com)")
-    elif not _DOMAIN.match(domain):
-        read.problems.append("TRUSTPILOT_DOMAIN must be a bare domain such as example.com (no scheme, no path)")
-
-    if demo and not (read.text("TRUSTPILOT_ENCRYPT_KEY") or read.text("TRUSTPILOT_AUTH_KEY")):
-        keys = demo_keys()
-    else:
-        keys = Keys(read.key("TRUSTPILOT_ENCRYPT_KEY"), read.key("TRUSTPILOT_AUTH_KEY"))
-
-    api_keys = parse_list(read.text("SEGMENT_API_KEYS"))
-    shared_secrets = parse_list(read.text("SEGMENT_SHARED_SECRETS"))
-    bearer_tokens = parse_list(read.text("SEGMENT_BEARER_TOKENS"))
-    allow_unauthenticated = read.flag("ALLOW_UNAUTHENTICATED")
-    if demo and not (api_keys or shared_secrets or bearer_tokens):
-        api_keys = (DEMO_API_KEY,)
-    if any(any(char.isspace() for char in token) for token in bearer_tokens):
-        read.problems.append("SEGMENT_BEARER_TOKENS: a token contains whitespace")
-    if intake and not (api_keys or shared_secrets or bearer_tokens or allow_unauthenticated):
-        read.problems.append("No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
-                             "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)")
-
-    db_url = database_url(read.text("DATABASE_URL"))
-    try:
-        make_url(db_url)
-    except ArgumentError:
-        read.problems.append("DATABASE_URL is not a database URL (e.g. sqlite:///receiver.db or postgres://...)")
-
-    host = read.text("TRUSTPILOT_HOST", DEFAULT_HOST)
-    if not _DOMAIN.match(host):
-        read.problems.append("TRUSTPILOT_HOST must be a host name such as www.trustpilot.com")
-    try:
-        locale_hosts = parse_locale_hosts(read.text("LOCALE_HOSTS"))
-    except ValueError as exc:
-        read.problems.append(f"LOCALE_HOSTS: {exc}")
-        locale_hosts = ()
-    sku_map: dict[str, str] = {}
-    if read.text("SKU_MAP"):
-        try:
-            sku_map = read_sku_map(read.text("SKU_MAP"))
-        except ValueError as exc:
-            read.problems.extend(str(exc).splitlines())
-
-    console_password = read.text("CONSOLE_PASSWORD")
-    secret_key = read.text("SECRET_KEY")
-    if console_password and not secret_key:
-        read.problems.append("SECRET_KEY is not set: it signs the console's session and is required when "
-                             "CONSOLE_PASSWORD turns the console on (e.g. the output of: openssl rand -hex 32)")
-    elif console_password and len(secret_key) < MIN_SECRET_KEY:
-        read.problems.append(f"SECRET_KEY must be at least {MIN_SECRET_KEY} characters long")
-
-    settings = Settings(
-        domain=domain,
-        keys=keys,
-        api_keys=api_keys,
-        database_url=db_url,
-        sender=read.text("SENDER", "log").lower(),
-        tags=parse_list(read.text("TRUSTPILOT_TAGS")),
-        default_name=read.text("DEFAULT_NAME", "Customer"),
-        trustpilot_host=host,
-        max_attempts=int(read.number("MAX_ATTEMPTS", 8, integer=True, minimum=1)),
-        lease_seconds=read.duration("LEASE", "120s"),
-        poll_seconds=read.duration("POLL_INTERVAL", "1s"),
-        worker_batch=int(read.number("WORKER_BATCH", 50, integer=True, minimum=1)),
-        db_timeout=read.duration("DB_TIMEOUT", "5s"),
-        invitation_delay=read.duration("INVITATION_DELAY", "0"),
-        max_event_age=read.duration("MAX_EVENT_AGE", "0"),
-        dedupe_orders=read.flag("DEDUPE_ORDERS", True),
-        retention=read.duration("RETENTION", "30d"),
-        max_body=read.size("MAX_BODY", "16MB"),
-        max_batch=int(read.number("MAX_BATCH", 4000, integer=True, minimum=1)),
+    environ = environment() if environ is None else environ
+    if scratch_database is not None and not given(environ, "DATABASE_URL"):
+        environ = {**environ, "DATABASE_URL": scratch_database(), "SENDER": "log"}
+    defaults = _demo_defaults(environ) if demo else {}
+    groups: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    rules: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
+        AUTH: lambda auth: _auth_rules(auth, intake), CONSOLE: _console_rules}
+    for group in (TRUSTPILOT, AUTH, DATABASE, WORKER_GROUP, CONSOLE, LIMITS, SERVER):
+        groups[group], found = read_group(group, environ, defaults)
+        # a group's rules look at its values only once each of them could be read
+        problems += found or rules.get(group, lambda _values: [])(groups[group])
+    if problems:
+        raise ConfigError(problems)
+    trustpilot = groups[TRUSTPILOT]
+    keys = Keys(trustpilot.pop("TRUSTPILOT_ENCRYPT_KEY"), trustpilot.pop("TRUSTPILOT_AUTH_KEY"))
+    return Settings(
+        auth=SegmentAuth(**groups[AUTH]),
+        trustpilot=TrustpilotSettings(**trustpilot, keys=keys, force_host=bool(given(environ, "TRUSTPILOT_HOST"))),
+        database=DatabaseSettings(**groups[DATABASE]),
+        worker=WorkerSettings(**groups[WORKER_GROUP]),
+        limits=Limits(**groups[LIMITS]),
+        console=ConsoleSettings(**groups[CONSOLE]),
+        server=ServerSettings(**groups[SERVER]),
         demo=demo,
-        shared_secrets=shared_secrets,
-        bearer_tokens=bearer_tokens,
-        allow_unauthenticated=allow_unauthenticated,
-        force_host=bool(read.text("TRUSTPILOT_HOST")),
-        locale_hosts=locale_hosts,
-        suppress_audiences=parse_list(read.text("SUPPRESS_AUDIENCES")),
-        tag_properties=parse_list(read.text("TAG_PROPERTIES")),
-        sku_map=MappingProxyType(sku_map),
-        console_password=console_password,
-        secret_key=secret_key,
         environ=dict(environ),
     )
-    if read.problems:
-        raise ConfigError(read.problems)
-    return settings
+
+
+def _only(names: tuple[str, ...], environ: Mapping[str, str] | None,
+          defaults: Mapping[str, str] | None = None) -> dict[str, Any]:
+    values, problems = read([BY_NAME[name] for name in names], environment() if environ is None else environ,
+                            defaults)
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+def load_auth(environ: Mapping[str, str] | None = None) -> SegmentAuth:
+    """The Segment authentication settings alone (``receiver replay --url`` authenticates as the receiver would)."""
+    values, problems = read_group(AUTH, environ)
+    if problems:
+        raise ConfigError(problems)
+    return SegmentAuth(**values)
+
+
+def load_keys(environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Keys:
+    """The two Trustpilot keys alone (``receiver decode``); with ``demo``, the demo keys."""
+    if demo:
+        return demo_keys()
+    values = _only(("TRUSTPILOT_ENCRYPT_KEY", "TRUSTPILOT_AUTH_KEY"), environ)
+    return Keys(values["TRUSTPILOT_ENCRYPT_KEY"], values["TRUSTPILOT_AUTH_KEY"])
+
+
+def log_options(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """``(LOG_LEVEL, LOG_FORMAT)``, checked."""
+    values = _only(("LOG_LEVEL", "LOG_FORMAT"), environ)
+    return values["LOG_LEVEL"], values["LOG_FORMAT"]
+
+
+@dataclass(frozen=True)
+class EmailLook:
+    """What the invitation email shows beyond the invitation: the business's name, and the templates to use."""
+
+    business_name: str
+    template_dir: str | None
+
+
+def email_look(environ: Mapping[str, str] | None = None) -> EmailLook:
+    """``BUSINESS_NAME``, else ``MAIL_FROM``'s display name, else ``TRUSTPILOT_DOMAIN``, else ``MAIL_FROM``'s domain;
+    and ``TEMPLATE_DIR``: for the SMTP sender and the console's preview alike (which has no need of a valid
+    ``MAIL_FROM``, so it is read here as leniently as it can be)."""
+    from email.utils import getaddresses
+
+    environ = environment() if environ is None else environ
+    found = getaddresses([given(environ, "MAIL_FROM")]) if given(environ, "MAIL_FROM") else []
+    display, address = found[0] if found else ("", "")
+    name = (given(environ, "BUSINESS_NAME") or display.strip() or given(environ, "TRUSTPILOT_DOMAIN")
+            or address.rpartition("@")[2])
+    return EmailLook(business_name=name, template_dir=given(environ, "TEMPLATE_DIR") or None)
+
+
+def describe(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Each setting and the value in force, secrets masked: for ``receiver config`` and the console."""
+    return describe_settings(SETTINGS, environment() if environ is None else environ)
+
+
+def markdown() -> str:
+    """The README's configuration tables (``receiver config --markdown``)."""
+    return markdown_tables(SETTINGS)
 
 
 def demo_banner(settings: Settings) -> str:
+    trustpilot = settings.trustpilot
     lines = ["*** DEMO MODE: throwaway Trustpilot keys, NOT for real customers. ***",
-             f"*** domain={settings.domain}, Segment API key {settings.api_keys[0]!r} ***"
-             if settings.api_keys == (DEMO_API_KEY,) else f"*** domain={settings.domain} ***"]
-    if settings.keys == demo_keys():  # published and worthless, so they may be shown
-        lines.append(f"*** TRUSTPILOT_ENCRYPT_KEY={base64.b64encode(settings.keys.encrypt).decode()} ***")
-        lines.append(f"*** TRUSTPILOT_AUTH_KEY={base64.b64encode(settings.keys.auth).decode()} ***")
+             f"*** domain={trustpilot.domain}, Segment API key {settings.auth.api_keys[0]!r} ***"
+             if settings.auth.api_keys == (DEMO_API_KEY,) else f"*** domain={trustpilot.domain} ***"]
+    if trustpilot.keys == demo_keys():  # published and worthless, so they may be shown
+        lines.append(f"*** TRUSTPILOT_ENCRYPT_KEY={base64.b64encode(trustpilot.keys.encrypt).decode()} ***")
+        lines.append(f"*** TRUSTPILOT_AUTH_KEY={base64.b64encode(trustpilot.keys.auth).decode()} ***")
     return "\n".join(lines)
-
-
-# -- showing the configuration -----------------------------------------------------------------------
-
-# Every setting a user can give, with the default shown when it is not given.
-KNOWN_SETTINGS: tuple[tuple[str, str], ...] = (
-    ("TRUSTPILOT_DOMAIN", ""), ("TRUSTPILOT_ENCRYPT_KEY", ""), ("TRUSTPILOT_AUTH_KEY", ""),
-    ("SEGMENT_API_KEYS", ""), ("SEGMENT_SHARED_SECRETS", ""), ("SEGMENT_BEARER_TOKENS", ""),
-    ("ALLOW_UNAUTHENTICATED", "false"), ("DATABASE_URL", DEFAULT_DATABASE_URL), ("DB_TIMEOUT", "5s"),
-    ("SENDER", "log"), ("SMTP_URL", ""), ("SMTP_CA_FILE", ""), ("SMTP_TIMEOUT", "30s"), ("MAIL_FROM", ""),
-    ("MAIL_REPLY_TO", ""), ("MAIL_BCC", ""), ("BUSINESS_NAME", ""), ("TEMPLATE_DIR", ""), ("CALLBACK_URL", ""),
-    ("CALLBACK_SECRET", ""), ("CALLBACK_HEADERS", ""), ("CALLBACK_TIMEOUT", "10s"), ("TRUSTPILOT_TAGS", ""),
-    ("TAG_PROPERTIES", ""), ("SKU_MAP", ""), ("SUPPRESS_AUDIENCES", ""), ("DEFAULT_NAME", "Customer"),
-    ("TRUSTPILOT_HOST", ""), ("LOCALE_HOSTS", ""), ("MAX_ATTEMPTS", "8"), ("INVITATION_DELAY", "0"),
-    ("MAX_EVENT_AGE", "0"), ("DEDUPE_ORDERS", "true"), ("LEASE", "120s"), ("POLL_INTERVAL", "1s"),
-    ("WORKER_BATCH", "50"), ("RETENTION", "30d"), ("MAX_BODY", "16MB"), ("MAX_BATCH", "4000"),
-    ("PORT", "8000"), ("WEB_CONCURRENCY", "2"), ("LOG_LEVEL", "INFO"), ("LOG_FORMAT", "text"),
-    ("CONSOLE_PASSWORD", ""), ("SECRET_KEY", ""),
-)
-SECRET_SETTINGS = frozenset({
-    "TRUSTPILOT_ENCRYPT_KEY", "TRUSTPILOT_AUTH_KEY", "SEGMENT_API_KEYS", "SEGMENT_SHARED_SECRETS",
-    "SEGMENT_BEARER_TOKENS", "CALLBACK_SECRET", "CALLBACK_HEADERS", "CONSOLE_PASSWORD", "SECRET_KEY",
-})
-URL_SETTINGS = frozenset({"DATABASE_URL", "SMTP_URL", "CALLBACK_URL"})
-
-
-def mask_url(url: str) -> str:
-    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db``; query strings dropped."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    rest = rest.split("?", 1)[0]
-    credentials, at, location = rest.rpartition("@")
-    if at and ":" in credentials:
-        credentials = credentials.split(":", 1)[0] + ":***"
-    return f"{scheme}://{credentials}{at}{location}"
-
-
-def describe(environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Each known setting and the value in force, secrets masked: for ``receiver config`` and the console."""
-    shown = []
-    for name, default in KNOWN_SETTINGS:
-        given = (environ.get(name) or "").strip()
-        if name in SECRET_SETTINGS:
-            count = len(parse_list(given)) if name.startswith("SEGMENT_") else 1
-            value = (f"*** ({count} set)" if count > 1 else "*** (set)") if given else "(not set)"
-        elif given:
-            value = mask_url(given) if name in URL_SETTINGS else given
-        else:
-            value = f"{default} (default)" if default else "(not set)"
-        shown.append((name, value))
-    return shown

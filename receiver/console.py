@@ -27,8 +27,8 @@ from flask.sessions import SecureCookieSessionInterface
 from jinja2 import TemplateError
 
 from . import bgl
-from .config import Settings, describe
-from .emails import business_name_for, render_email
+from .config import ConsoleSettings, Settings, describe, email_look
+from .emails import render_email
 from .intake import Intake, Preview
 from .locales import invitation_link
 from .privacy import mask_email, mask_name
@@ -100,7 +100,7 @@ class _ConsoleSessions(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure or forwarded == "https"
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: ConsoleSettings) -> None:
     """Turn the console on: cookie settings, the login limiter, the blueprint."""
     app.secret_key = settings.secret_key
     app.config.update(SESSION_COOKIE_NAME="receiver_console", SESSION_COOKIE_HTTPONLY=True,
@@ -180,7 +180,7 @@ def login() -> Any:
         page, _ = _page("login.html", next="", error=f"Too many failed attempts: try again in {minutes} min.")
         return page, 429, {"Retry-After": str(max(1, int(wait.total_seconds())))}
     given = request.form.get("password", "").encode("utf-8")
-    if not hmac.compare_digest(given, _settings().console_password.encode("utf-8")):
+    if not hmac.compare_digest(given, _settings().console.password.encode("utf-8")):
         limiter.failed(address)
         return _page("login.html", 401, next=request.form.get("next", ""), error="Wrong password.")
     limiter.succeeded(address)
@@ -314,19 +314,19 @@ def _preview_values(preview: Preview) -> dict[str, Any]:
         return {}
     settings = _settings()
     link = invitation_link(invitation.email, invitation.name, invitation.ref, invitation.skus, invitation.tags,
-                           invitation.locale, settings)
+                           invitation.locale, settings.trustpilot)
     fields = [("email", invitation.email), ("name", invitation.name), ("ref", invitation.ref),
               ("skus", ", ".join(invitation.skus) or "(none)"), ("tags", ", ".join(invitation.tags) or "(none)"),
               ("locale", invitation.locale or "(none)")]
     values: dict[str, Any] = {
         "fields": [(name, value, preview.sources.get(name, "")) for name, value in fields],
         "link": link,
-        "decoded": json.dumps(bgl.decode(link, settings.keys), ensure_ascii=False, indent=2),
+        "decoded": json.dumps(bgl.decode(link, settings.trustpilot.keys), ensure_ascii=False, indent=2),
     }
+    look = email_look(settings.environ)
     try:
         values["email"] = render_email(_EmailFields(invitation.name, invitation.ref, link, invitation.locale),
-                                       business_name_for(settings.environ),
-                                       settings.environ.get("TEMPLATE_DIR") or None)
+                                       look.business_name, look.template_dir)
     except (TemplateError, OSError) as exc:  # a broken TEMPLATE_DIR is shown, not a 500
         values["email_problem"] = f"The email templates do not render ({type(exc).__name__})."
     return values

@@ -12,9 +12,7 @@ there is no set for it. Templates get ``name``, ``ref``, ``link``, ``business_na
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -158,14 +156,3 @@ def templates(template_dir: str | None = None) -> EmailTemplates:
 def render_email(invitation: EmailFields, business_name: str, template_dir: str | Path | None = None) -> RenderedEmail:
     """The email for one invitation, in the language of its locale (English when there is no set for it)."""
     return templates(str(template_dir) if template_dir else None).render(invitation, business_name)
-
-
-def business_name_for(environ: Mapping[str, str]) -> str:
-    """The name the emails show: ``BUSINESS_NAME``, else ``MAIL_FROM``'s display name, else ``TRUSTPILOT_DOMAIN``,
-    else ``MAIL_FROM``'s domain (for the SMTP sender and the console's preview alike)."""
-    def text(name: str) -> str:
-        return (environ.get(name) or "").strip()
-
-    found = getaddresses([text("MAIL_FROM")]) if text("MAIL_FROM") else []
-    display, address = found[0] if found else ("", "")
-    return text("BUSINESS_NAME") or display.strip() or text("TRUSTPILOT_DOMAIN") or address.rpartition("@")[2]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config import Settings
+from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
 from .store import PENDING, SUPPRESSED, Store, TraitUpdate, identity_key
@@ -96,7 +96,7 @@ def _identities(message: Message) -> list[str]:
 
 
 class Intake:
-    def __init__(self, settings: Settings, store: Store, clock: Callable[[], datetime]):
+    def __init__(self, settings: TrustpilotSettings, store: Store, clock: Callable[[], datetime]):
         self.settings = settings
         self.store = store
         self.clock = clock

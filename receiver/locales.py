@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from . import bgl
-from .config import Settings, normal_locale
+from .config import TrustpilotSettings, normal_locale
 from .invitation import link_payload
 
 # Trustpilot's country sites, by the locale (or bare language) their pages declare as hreflang.
@@ -52,7 +52,7 @@ def _language_and_region(locale: str) -> tuple[str, str | None]:
     return parts[0], f"{parts[0]}-{region}" if region else None
 
 
-def host_for(locale: str | None, settings: Settings) -> str:
+def host_for(locale: str | None, settings: TrustpilotSettings) -> str:
     """The host of the review link for a customer in ``locale`` (None or unknown: the default host)."""
     if settings.force_host or not locale or not locale.strip():
         return settings.trustpilot_host
@@ -69,7 +69,7 @@ def host_for(locale: str | None, settings: Settings) -> str:
 
 def invitation_link(
     email: str, name: str, ref: str, skus: Iterable[str], tags: Iterable[str], locale: str | None,
-    settings: Settings, iv_source: bgl.IvSource | None = None,
+    settings: TrustpilotSettings, iv_source: bgl.IvSource | None = None,
 ) -> str:
     """The review link of one invitation: its payload, the configured keys and domain, the host of its locale."""
     payload = link_payload(email, name, ref, skus, tags)

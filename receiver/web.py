@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from . import logs, metrics
 from .auth import authenticate
 from .clock import utcnow
-from .config import Settings
+from .config import SegmentAuth, Settings
 from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Intake, Verdict
 from .segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
 from .store import Store, StoreUnavailable
@@ -61,10 +61,10 @@ def error(status: int, message: str, **extra: Any) -> tuple[Any, int]:
     return response, status
 
 
-def _authenticated_body(settings: Settings) -> bytes:
+def _authenticated_body(auth: SegmentAuth) -> bytes:
     """The raw body, once the request proved it comes from Segment (a signature covers these bytes)."""
     raw = request.get_data(cache=False)
-    failure = authenticate(request.headers, raw, settings)
+    failure = authenticate(request.headers, raw, auth)
     if failure:
         metrics.UNAUTHORISED.inc()
         raise BadRequest(401, failure)
@@ -109,7 +109,7 @@ def _json_body(raw: bytes, max_decompressed: int) -> Any:
 def _read_body() -> Any:
     """The decoded JSON of an authenticated request; ``BadRequest`` (401, 400, 413, 415) otherwise."""
     settings: Settings = current_app.extensions["receiver.settings"]
-    raw = _authenticated_body(settings)
+    raw = _authenticated_body(settings.auth)
     return _json_body(raw, current_app.config["MAX_DECOMPRESSED"])
 
 
@@ -118,7 +118,7 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
         messages, is_batch = messages_in(body)
     except MessageProblem as problem:
         raise BadRequest(400, str(problem)) from None
-    max_batch = current_app.extensions["receiver.settings"].max_batch
+    max_batch = current_app.extensions["receiver.settings"].limits.max_batch
     if is_batch and len(messages) > max_batch:
         raise BadRequest(413, f"A batch holds at most {max_batch} messages")
     return messages, is_batch
@@ -291,26 +291,26 @@ def create_app(
     max_body: int | None = None,
 ) -> Flask:
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_body or settings.max_body
-    app.config["MAX_DECOMPRESSED"] = max_body or settings.max_body
-    store = store or Store(settings.database_url, timeout_seconds=settings.db_timeout)
+    app.config["MAX_CONTENT_LENGTH"] = max_body or settings.limits.max_body
+    app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
+    store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout)
     if create_schema:
         store.create_schema()
     app.extensions["receiver.settings"] = settings
     app.extensions["receiver.store"] = store
-    app.extensions["receiver.intake"] = Intake(settings, store, clock)
+    app.extensions["receiver.intake"] = Intake(settings.trustpilot, store, clock)
     app.extensions["receiver.clock"] = clock
     app.register_blueprint(segment)
     app.register_blueprint(tracking)
     app.register_blueprint(ops)
-    if settings.console_password:  # off otherwise: every /console path is a 404 like any unknown path
+    if settings.console.enabled:  # off otherwise: every /console path is a 404 like any unknown path
         from .console import init_app as init_console
 
-        init_console(app, settings)
+        init_console(app, settings.console)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)
-    if settings.open_to_anyone:
+    if settings.auth.open_to_anyone:
         log.warning("ALLOW_UNAUTHENTICATED=true and no SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
                     "SEGMENT_BEARER_TOKENS: anyone who can reach this service can post messages to it")
     app.register_error_handler(HTTPException, _http_error)

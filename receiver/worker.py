@@ -15,7 +15,7 @@ from typing import Protocol
 
 from . import bgl, metrics
 from .clock import Clock, utcnow
-from .config import Settings
+from .config import TrustpilotSettings, WorkerSettings
 from .locales import invitation_link
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
@@ -101,9 +101,10 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        settings: Settings,
+        settings: WorkerSettings,
         sender: Sender,
         *,
+        links: TrustpilotSettings,
         clock: Clock = utcnow,
         rand: Callable[[], float] = random.random,
         iv_source: bgl.IvSource | None = None,
@@ -112,6 +113,7 @@ class Worker:
     ):
         self.store = store
         self.settings = settings
+        self.links = links  # the domain, keys and hosts each link is built with
         self.sender = sender
         self.clock = clock
         self.rand = rand
@@ -121,7 +123,7 @@ class Worker:
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.settings,
+        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.links,
                                self.iv_source)
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
                                skus=job.skus, tags=job.tags, locale=job.locale, link=link)

@@ -189,7 +189,7 @@ def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_emai
     link = re.search(r'<pre id="link">([^<]+)</pre>', page).group(1)
     assert link.startswith("https://www.trustpilot.com/evaluate-bgl/example.com?p=")
     settings = client.application.extensions["receiver.settings"]
-    assert bgl.decode(link, settings.keys) == {"email": "test@example.com", "name": "John Johnson",
+    assert bgl.decode(link, settings.trustpilot.keys) == {"email": "test@example.com", "name": "John Johnson",
                                                "ref": "50314b8e9bcf000000000000", "skus": ["45790-32", "46493-32"]}
     decoded = json.loads(re.search(r'<pre id="decoded">(.+?)</pre>', page, re.S).group(1))
     assert decoded["email"] == "test@example.com"
@@ -430,7 +430,10 @@ def test_preview_of_a_suppressed_customer_says_so_and_stores_nothing(client, sto
 
 
 def test_the_business_name_in_the_preview_follows_the_smtp_senders_order():
-    from receiver.emails import business_name_for
+    from receiver.config import email_look
+
+    def business_name_for(environ):
+        return email_look(environ).business_name
 
     assert business_name_for({"BUSINESS_NAME": "Bücherwelt", "MAIL_FROM": "Shop <r@shop.example>"}) == "Bücherwelt"
     assert business_name_for({"MAIL_FROM": "Shop <r@shop.example>", "TRUSTPILOT_DOMAIN": "d.example"}) == "Shop"

@@ -34,8 +34,8 @@ class ScriptedSender:
 
 def make_worker(store, clock, sender, **env):
     settings = load_settings(base_env(**env))
-    return Worker(store, settings, sender, clock=clock, rand=lambda: 1.0, iv_source=lambda: bytes(16),
-                  backoff=Backoff(base_seconds=60, cap_seconds=3600)), settings
+    return Worker(store, settings.worker, sender, links=settings.trustpilot, clock=clock, rand=lambda: 1.0,
+                  iv_source=lambda: bytes(16), backoff=Backoff(base_seconds=60, cap_seconds=3600)), settings
 
 
 def add(store, clock, ref="R-1", **kw):
@@ -53,7 +53,7 @@ def test_a_sent_invitation_carries_a_link_that_decodes_to_it(store, clock):
     worker, settings = make_worker(store, clock, sender)
     assert worker.drain().sent == 1
     [ready] = sender.delivered
-    assert bgl.decode(ready.link, settings.keys) == {"email": "ann@example.com", "name": "Ann Lee", "ref": "R-1",
+    assert bgl.decode(ready.link, settings.trustpilot.keys) == {"email": "ann@example.com", "name": "Ann Lee", "ref": "R-1",
                                                      "skus": ["S1"], "tags": ["t"]}
     assert state(store) == SENT and store.get(1)["sent_at"] is not None
 
@@ -141,7 +141,7 @@ def test_invitation_delay_holds_the_invitation_until_the_order_time_plus_the_del
     settings = load_settings(base_env(INVITATION_DELAY="3d"))
     order = fixture("order-completed-seed.json")
     order["timestamp"] = clock.now.isoformat()
-    Intake(settings, store, clock).process([order])
+    Intake(settings.trustpilot, store, clock).process([order])
     worker, _ = make_worker(store, clock, ScriptedSender())
     clock.advance(days=3, seconds=-1)
     assert worker.drain().handled == 0
@@ -153,7 +153,7 @@ def test_an_old_order_is_due_at_once_when_its_delay_has_passed(store, clock):
     settings = load_settings(base_env(INVITATION_DELAY="12h"))
     order = fixture("order-completed-seed.json")
     order["timestamp"] = (clock.now - timedelta(days=1)).isoformat()
-    Intake(settings, store, clock).process([order])
+    Intake(settings.trustpilot, store, clock).process([order])
     assert store.get(1)["next_attempt_at"] == clock.now.replace(tzinfo=None)
 
 
@@ -172,7 +172,7 @@ def test_one_invitation_per_order_can_be_turned_off(store, clock):
     settings = load_settings(base_env(DEDUPE_ORDERS="false"))
     first = fixture("order-completed-seed.json")
     second = {**first, "messageId": "another"}
-    verdicts = Intake(settings, store, clock).process([first, second, first])
+    verdicts = Intake(settings.trustpilot, store, clock).process([first, second, first])
     assert [v.outcome for v in verdicts] == ["accepted", "accepted", "duplicate"]
 
 

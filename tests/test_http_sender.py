@@ -12,9 +12,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port
 from receiver import bgl
-from receiver.config import load_settings
+from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
-from receiver.senders import ReadyInvitation, SenderConfigError, SendFailure, load_sender
+from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, retry_after_seconds, settings_from_environ
 from receiver.store import Store
 from receiver.worker import Worker
@@ -191,7 +191,8 @@ def _worker(store, database_url, url, clock):
     store.add([Invitation(message_id="seg-1", email="jane@example.com", name="Jane Roe", ref="A-1",
                           skus=("S1",), locale="en-GB")], domain="example.com", now=clock())
     sender = load_sender("http", settings.environ)  # the sender's own clock is the real one, as in production
-    return Worker(store, settings, sender, clock=clock, rand=lambda: 0.0), store.find(message_id="seg-1")["id"]
+    worker = Worker(store, settings.worker, sender, links=settings.trustpilot, clock=clock, rand=lambda: 0.0)
+    return worker, store.find(message_id="seg-1")["id"]
 
 
 def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(outbox, database_url):
@@ -251,7 +252,7 @@ def test_400_is_dead_at_once_and_nothing_personal_is_logged(outbox, database_url
 
 
 def test_every_problem_is_reported_at_once_and_no_secret_is_repeated():
-    with pytest.raises(SenderConfigError) as error:
+    with pytest.raises(ConfigError) as error:
         settings_from_environ({"CALLBACK_URL": "ftp://mailer.example.com", "CALLBACK_SECRET": "s3cret-value",
                                "CALLBACK_HEADERS": '{"X-Api-Key": 12345, "webhook-id": "x", "Bad Name": "v"}',
                                "CALLBACK_TIMEOUT": "forever"})
@@ -282,7 +283,7 @@ def test_one_problem_each(env, problem):
     base = {"CALLBACK_URL": "https://mailer.example.com/hook", "CALLBACK_SECRET": SECRET}
     if "CALLBACK_URL" not in env and not env:
         base.pop("CALLBACK_URL")
-    with pytest.raises(SenderConfigError) as error:
+    with pytest.raises(ConfigError) as error:
         settings_from_environ({**base, **env})
     assert error.value.problems == [problem]
 

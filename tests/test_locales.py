@@ -14,7 +14,7 @@ from receiver.config import ConfigError, load_settings, normal_locale
 from receiver.locales import COUNTRY_SITES, host_for
 from receiver.worker import Worker
 
-DEFAULT = load_settings(base_env())
+DEFAULT = load_settings(base_env()).trustpilot
 
 
 @pytest.mark.parametrize("locale, host", [
@@ -51,7 +51,7 @@ def test_the_shipped_table(locale, host):
 
 def test_locale_hosts_override_the_table_most_specific_first():
     settings = load_settings(base_env(LOCALE_HOSTS="de=de.example-mirror.com, de_ch=ch.example-mirror.com,"
-                                                   " EN=uk.trustpilot.com"))
+                                                   " EN=uk.trustpilot.com")).trustpilot
     assert settings.locale_hosts == (("de", "de.example-mirror.com"), ("de-CH", "ch.example-mirror.com"),
                                      ("en", "uk.trustpilot.com"))
     assert host_for("de-DE", settings) == "de.example-mirror.com"
@@ -63,7 +63,7 @@ def test_locale_hosts_override_the_table_most_specific_first():
 
 def test_an_explicit_trustpilot_host_forces_every_link():
     assert not DEFAULT.force_host and DEFAULT.trustpilot_host == "www.trustpilot.com"
-    forced = load_settings(base_env(TRUSTPILOT_HOST="www.trustpilot.com", LOCALE_HOSTS="de=x.trustpilot.com"))
+    forced = load_settings(base_env(TRUSTPILOT_HOST="www.trustpilot.com", LOCALE_HOSTS="de=x.trustpilot.com")).trustpilot
     assert forced.force_host
     assert {host_for(locale, forced) for locale in ("de-DE", "en-GB", None)} == {"www.trustpilot.com"}
 
@@ -114,7 +114,7 @@ def deliver_orders(live_app, store, settings, locales):
     response = requests.post(f"{live_app}/segment", data=json.dumps(batch), headers=basic_auth(), timeout=5)
     assert response.json()["accepted"] == len(locales)
     sender = Collect()
-    Worker(store, settings, sender).drain()
+    Worker(store, settings.worker, sender, links=settings.trustpilot).drain()
     return {item.ref: item for item in sender.sent}
 
 
@@ -125,7 +125,7 @@ def test_the_worker_builds_each_link_on_its_locale_host(live_app, store, setting
     assert hosts == {"R-0": "de.trustpilot.com", "R-1": "fr.trustpilot.com", "R-2": "uk.trustpilot.com",
                      "R-3": "www.trustpilot.com", "R-4": "www.trustpilot.com"}
     assert sent["R-1"].locale == "fr-FR"
-    assert decode(sent["R-0"].link, settings.keys)["ref"] == "R-0"
+    assert decode(sent["R-0"].link, settings.trustpilot.keys)["ref"] == "R-0"
 
 
 @pytest.mark.env(TRUSTPILOT_HOST="uk.trustpilot.com")

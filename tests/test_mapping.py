@@ -71,7 +71,7 @@ def test_problems_with_the_file_stop_the_start(tmp_path):
 def test_a_byte_order_mark_is_fine(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes("\ufeffsegment_sku,trustpilot_sku\r\nA,B\r\n".encode())
-    assert dict(load_settings(base_env(SKU_MAP=str(path))).sku_map) == {"A": "B"}
+    assert dict(load_settings(base_env(SKU_MAP=str(path))).trustpilot.sku_map) == {"A": "B"}
 
 
 # -- invitations, over real HTTP ---------------------------------------------------------------------

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port
 from receiver import bgl
-from receiver.config import load_settings
+from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
-from receiver.senders import ReadyInvitation, SenderConfigError, SendFailure, load_sender
+from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.smtp import SmtpSender, message_id, settings_from_environ
 from receiver.store import Store
 from receiver.worker import Worker
@@ -286,7 +286,8 @@ def _worker_with_one_invitation(database_url, port, clock):
     store.create_schema()
     store.add([Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
                           skus=("BIER-KRUG-1",), locale="de-DE")], domain="example.com", now=clock())
-    worker = Worker(store, settings, load_sender("smtp", settings.environ), clock=clock, rand=lambda: 0.0)
+    worker = Worker(store, settings.worker, load_sender("smtp", settings.environ), links=settings.trustpilot,
+                    clock=clock, rand=lambda: 0.0)
     return worker, store, store.find(message_id="seg-1")["id"]
 
 
@@ -338,7 +339,7 @@ def test_550_through_the_worker_is_dead_at_once(database_url, caplog):
 
 
 def test_every_problem_is_reported_at_once_naming_the_variable_and_never_the_password(tmp_path):
-    with pytest.raises(SenderConfigError) as error:
+    with pytest.raises(ConfigError) as error:
         settings_from_environ({"SMTP_URL": "smtp://user:s3cret-pass@mail.example.com:587?starttls=maybe&pool=3",
                                "MAIL_FROM": "not an address", "MAIL_BCC": "also, not", "SMTP_TIMEOUT": "soon",
                                "SMTP_CA_FILE": str(tmp_path / "nope.pem"), "TEMPLATE_DIR": str(tmp_path / "none")})
@@ -364,7 +365,7 @@ def test_every_problem_is_reported_at_once_naming_the_variable_and_never_the_pas
                                                   "the start"),
 ])
 def test_smtp_url_problems(url, problem):
-    with pytest.raises(SenderConfigError) as error:
+    with pytest.raises(ConfigError) as error:
         settings_from_environ({"SMTP_URL": url, "MAIL_FROM": "reviews@example.com"})
     assert error.value.problems == [problem]
 

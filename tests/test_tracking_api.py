@@ -147,8 +147,8 @@ def test_an_sdk_order_goes_all_the_way_to_a_link(live_app, store, settings):
 
     sdk(live_app, gzip=True).track(user_id="u-1", event="Order Completed", context={"locale": "en-GB"},
                                    properties=order_properties(1))
-    assert Worker(store, settings, Collect()).drain().sent == 1
+    assert Worker(store, settings.worker, Collect(), links=settings.trustpilot).drain().sent == 1
     [invitation] = sent
     assert invitation.link.startswith("https://uk.trustpilot.com/evaluate-bgl/example.com?p=")
-    assert decode(invitation.link, Keys(settings.keys.encrypt, settings.keys.auth)) == {
+    assert decode(invitation.link, Keys(settings.trustpilot.keys.encrypt, settings.trustpilot.keys.auth)) == {
         "email": "buyer1@example.com", "name": "Buyer 1", "ref": "SDK-1", "skus": ["SKU-1"]}

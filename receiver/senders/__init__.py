@@ -51,30 +51,9 @@ class Sender(Protocol):
 
 # A factory takes the process's environment (SMTP_URL, CALLBACK_URL, ...) and returns a Sender;
 # it raises ValueError with a readable message for a setting it cannot use: one line per problem,
-# naming the variable, never showing a secret.
+# naming the variable, never showing a secret. The built-in ones read their settings through
+# ``config.read_group`` and raise ``config.ConfigError`` (a ValueError) with every problem at once.
 SenderFactory = Callable[[Mapping[str, str]], Sender]
-
-
-class SenderConfigError(ValueError):
-    """Every problem with a sender's settings at once; ``str()`` is one line per problem."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
-def timeout_setting(name: str, value: str, default: str, problems: list[str]) -> float:
-    """A positive duration setting of a sender (``SMTP_TIMEOUT``, ``CALLBACK_TIMEOUT``) in seconds."""
-    from ..config import parse_duration
-
-    try:
-        seconds = parse_duration(value or default)
-        if seconds <= 0:
-            raise ValueError("must be more than 0")
-    except ValueError:
-        problems.append(f"{name} must be a duration such as {default} or 2m")
-        seconds = parse_duration(default)
-    return seconds
 
 
 class UnknownSender(ValueError):

@@ -1,6 +1,6 @@
 """The ``http`` sender: hands each ready invitation to the business's own mailer as a signed JSON callback.
 
-Settings (read from the environment by ``from_environ``):
+Settings (declared in ``config``, the group ``config.HTTP``; read by ``from_environ``):
 - ``CALLBACK_URL`` (required): where to ``POST``; ``http://`` or ``https://``.
 - ``CALLBACK_SECRET`` (required): a Standard Webhooks secret, ``whsec_`` + base64 (at least 24 bytes).
 - ``CALLBACK_HEADERS``: extra request headers as a JSON object, e.g. ``{"Authorization": "Bearer abc"}``.
@@ -17,11 +17,9 @@ the signed body goes only to CALLBACK_URL.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,89 +31,26 @@ import requests
 
 from .. import __version__
 from ..clock import Clock, utcnow
-from . import ReadyInvitation, SenderConfigError, SendFailure, timeout_setting
+from ..config import HTTP, ConfigError, read_group
+from . import ReadyInvitation, SendFailure
 
-SECRET_PREFIX = "whsec_"
-MIN_SECRET_BYTES = 24
-DEFAULT_TIMEOUT = "10s"
 MAX_RETRY_AFTER = 24 * 3600.0
-RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "transfer-encoding",
-                              "webhook-id", "webhook-timestamp", "webhook-signature"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 @dataclass(frozen=True)
 class CallbackSettings:
     url: str
     secret: bytes = field(repr=False)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    timeout: float = 10.0
-
-
-def parse_secret(value: str, problems: list[str]) -> bytes:
-    if not value:
-        problems.append("CALLBACK_SECRET is not set (a Standard Webhooks secret: whsec_ followed by base64)")
-        return b""
-    if not value.startswith(SECRET_PREFIX):
-        problems.append("CALLBACK_SECRET must start with whsec_ (a Standard Webhooks secret: whsec_ followed by base64)")
-        return b""
-    try:
-        secret = base64.b64decode(value[len(SECRET_PREFIX):], validate=True)
-    except (binascii.Error, ValueError):
-        problems.append("CALLBACK_SECRET is not valid base64 after whsec_")
-        return b""
-    if len(secret) < MIN_SECRET_BYTES:
-        problems.append(f"CALLBACK_SECRET must decode to at least {MIN_SECRET_BYTES} bytes, not {len(secret)}")
-    return secret
-
-
-def parse_headers(value: str, problems: list[str]) -> dict[str, str]:
-    """``CALLBACK_HEADERS``: a JSON object of header names to values; values are never repeated in problems."""
-    if not value:
-        return {}
-    try:
-        headers = json.loads(value)
-    except ValueError:
-        headers = None
-    if not isinstance(headers, dict):
-        problems.append('CALLBACK_HEADERS must be a JSON object such as {"Authorization": "Bearer ..."}')
-        return {}
-    clean = {}
-    for name, header_value in headers.items():
-        if not _TOKEN.match(name):
-            problems.append(f"CALLBACK_HEADERS: {name[:40]!r} is not a header name")
-        elif name.lower() in RESERVED_HEADERS:
-            problems.append(f"CALLBACK_HEADERS: {name} is set by the sender and cannot be overridden")
-        elif not isinstance(header_value, str) or not header_value.isascii() or not header_value.isprintable():
-            problems.append(f"CALLBACK_HEADERS: the value of {name} must be ASCII text on one line")
-        else:
-            clean[name] = header_value
-    return clean
+    headers: Mapping[str, str] = field(repr=False)
+    timeout: float
 
 
 def settings_from_environ(environ: Mapping[str, str]) -> CallbackSettings:
-    """Every callback setting, checked; ``SenderConfigError`` lists every problem."""
-    def text(name: str) -> str:
-        return (environ.get(name) or "").strip()
-
-    problems: list[str] = []
-    url = text("CALLBACK_URL")
-    if not url:
-        problems.append("CALLBACK_URL is not set (e.g. https://mailer.example.com/hooks/trustpilot)")
-    else:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append("CALLBACK_URL must be an http:// or https:// URL with a host")
-    secret = parse_secret(text("CALLBACK_SECRET"), problems)
-    headers = parse_headers(text("CALLBACK_HEADERS"), problems)
-    timeout = timeout_setting("CALLBACK_TIMEOUT", text("CALLBACK_TIMEOUT"), DEFAULT_TIMEOUT, problems)
+    """Every callback setting, checked; ``ConfigError`` lists every problem."""
+    values, problems = read_group(HTTP, environ)
     if problems:
-        raise SenderConfigError(problems)
-    return CallbackSettings(url=url, secret=secret, headers=headers, timeout=timeout)
+        raise ConfigError(problems)
+    return CallbackSettings(**values)
 
 
 def from_environ(environ: Mapping[str, str]) -> HttpSender:

@@ -1,6 +1,6 @@
 """The ``smtp`` sender: the review-invitation email itself, to the customer, over one reused SMTP connection.
 
-Settings (read from the environment by ``from_environ``):
+Settings (declared in ``config``, the group ``config.SMTP``; read by ``from_environ``):
 - ``SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when offered; ``?starttls=require`` insists),
   ``smtps://user:pass@host:465`` (TLS from the start), ``smtp://host:25`` (no login). Credentials are
   URL-decoded. ``?verify=false`` turns certificate checks off (a last resort; prefer ``SMTP_CA_FILE``).
@@ -23,42 +23,42 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..clock import Clock, utcnow
-from ..emails import EmailTemplates, business_name_for
+from ..config import SMTP, ConfigError, email_look, read_group
+from ..emails import EmailTemplates
 from ..privacy import mask_email
-from . import ReadyInvitation, SenderConfigError, SendFailure, timeout_setting
+from . import ReadyInvitation, SendFailure
 
 log = logging.getLogger("receiver.senders.smtp")
 
-DEFAULT_TIMEOUT = "30s"
-DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 MESSAGES_PER_CONNECTION = 100  # then a fresh connection: some servers cap a session
 _EMAILISH = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
+    """What ``SMTP_URL`` says (``config.SmtpServer``'s fields), and the other SMTP settings."""
+
     host: str
     port: int
+    implicit_tls: bool
+    require_starttls: bool
+    username: str | None = field(repr=False)
+    password: str | None = field(repr=False)
+    verify: bool
     mail_from: Address
-    implicit_tls: bool = False
-    require_starttls: bool = False
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    verify: bool = True
-    ca_file: str | None = None
-    timeout: float = 30.0
-    reply_to: tuple[Address, ...] = ()
-    bcc: tuple[Address, ...] = ()
-    business_name: str = ""
-    template_dir: str | None = None
+    reply_to: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    timeout: float
+    ca_file: str | None
+    business_name: str
+    template_dir: str | None
 
     def tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_file)
@@ -68,102 +68,16 @@ class SmtpSettings:
         return context
 
 
-def _addresses(value: str) -> tuple[Address, ...]:
-    """The addresses in a header-style value (``Shop <a@b.com>, c@d.com``); ValueError if any is unusable."""
-    header = policy.default.header_factory("To", value)
-    if header.defects:
-        raise ValueError("unreadable")
-    found = tuple(header.addresses)
-    if not found or any(not a.username or not a.domain or "." not in a.domain for a in found):
-        raise ValueError("unreadable")
-    return found
-
-
-def parse_smtp_url(value: str, problems: list[str]) -> dict:
-    """The connection fields of ``SMTP_URL``; problems are appended (the URL is never repeated: it may hold a password)."""
-    if not value:
-        problems.append("SMTP_URL is not set (e.g. smtp://user:password@smtp.example.com:587)")
-        return {}
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        problems.append("SMTP_URL is not a URL such as smtp://user:password@smtp.example.com:587")
-        return {}
-    if parts.scheme not in DEFAULT_PORTS:
-        problems.append("SMTP_URL must start with smtp:// or smtps://")
-        return {}
-    if not parts.hostname:
-        problems.append("SMTP_URL has no host name")
-        return {}
-    fields: dict = {"host": parts.hostname, "port": port or DEFAULT_PORTS[parts.scheme],
-                    "implicit_tls": parts.scheme == "smtps"}
-    if parts.username:
-        fields["username"] = unquote(parts.username)
-        fields["password"] = unquote(parts.password or "")
-        if not (fields["username"] + fields["password"]).isascii():
-            problems.append("SMTP_URL: the user name and password must be ASCII once URL-decoded")
-    for name, values in parse_qs(parts.query, keep_blank_values=True).items():
-        option = values[-1].strip().lower()
-        if name == "starttls" and option in ("require", "auto"):
-            if parts.scheme == "smtps" and option == "require":
-                problems.append("SMTP_URL: ?starttls=require is for smtp://; smtps:// is TLS from the start")
-            fields["require_starttls"] = option == "require"
-        elif name == "starttls":
-            problems.append("SMTP_URL: ?starttls= takes auto or require")
-        elif name == "verify" and option in ("true", "false", "1", "0", "yes", "no"):
-            fields["verify"] = option in ("true", "1", "yes")
-        elif name == "verify":
-            problems.append("SMTP_URL: ?verify= takes true or false")
-        else:
-            problems.append(f"SMTP_URL: unknown option {name[:40]!r} (known: starttls, verify)")
-    return fields
-
-
 def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
-    """Every SMTP setting, checked; ``SenderConfigError`` lists every problem."""
-    def text(name: str) -> str:
-        return (environ.get(name) or "").strip()
-
-    problems: list[str] = []
-    fields = parse_smtp_url(text("SMTP_URL"), problems)
-
-    mail_from = None
-    if not text("MAIL_FROM"):
-        problems.append("MAIL_FROM is not set (the sender, e.g. Shop <reviews@example.com>)")
-    else:
-        try:
-            found = _addresses(text("MAIL_FROM"))
-        except ValueError:
-            found = ()
-        if len(found) != 1:
-            problems.append("MAIL_FROM must be one address, e.g. Shop <reviews@example.com>")
-        else:
-            mail_from = found[0]
-    lists = {}
-    for name in ("MAIL_REPLY_TO", "MAIL_BCC"):
-        try:
-            lists[name] = _addresses(text(name)) if text(name) else ()
-        except ValueError:
-            problems.append(f"{name} must be one or more addresses, comma-separated")
-
-    timeout = timeout_setting("SMTP_TIMEOUT", text("SMTP_TIMEOUT"), DEFAULT_TIMEOUT, problems)
-
-    ca_file = text("SMTP_CA_FILE") or None
-    if ca_file:
-        try:
-            ssl.create_default_context(cafile=ca_file)
-        except (OSError, ssl.SSLError):
-            problems.append("SMTP_CA_FILE cannot be read as PEM certificates")
-
-    template_dir = text("TEMPLATE_DIR") or None
-    problems.extend(EmailTemplates(template_dir).problems())
-
+    """Every SMTP setting, checked, and the templates with them; ``ConfigError`` lists every problem."""
+    values, problems = read_group(SMTP, environ)
+    look = email_look(environ)
+    problems.extend(EmailTemplates(look.template_dir).problems())
     if problems:
-        raise SenderConfigError(problems)
-    assert mail_from is not None
-    return SmtpSettings(mail_from=mail_from, reply_to=lists["MAIL_REPLY_TO"], bcc=lists["MAIL_BCC"], timeout=timeout,
-                        ca_file=ca_file, business_name=business_name_for(environ), template_dir=template_dir, **fields)
+        raise ConfigError(problems)
+    server = values.pop("server")
+    return SmtpSettings(**asdict(server), **{**values, "business_name": look.business_name,
+                                             "template_dir": look.template_dir})
 
 
 def from_environ(environ: Mapping[str, str]) -> SmtpSender:
