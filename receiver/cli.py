@@ -52,7 +52,6 @@ def main(ctx: click.Context) -> None:
     """Segment Order Completed events -> Trustpilot Business Generated Link invitations."""
     from . import logs
 
-    config.read_dotenv()
     try:
         options = config.log_options()
     except ConfigError as exc:
@@ -60,6 +59,13 @@ def main(ctx: click.Context) -> None:
             _fail(exc.problems)
         options = config.log_options({})  # the defaults
     logs.setup(*options)
+
+
+def run() -> None:
+    """The console script ``receiver``: the variables of a ``.env`` in the working directory that the environment
+    does not set are read first (for development). ``python -m receiver``, and so every test, never reads one."""
+    config.read_dotenv()
+    main()
 
 
 # -- serve ----------------------------------------------------------------------------------------

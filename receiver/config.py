@@ -11,8 +11,8 @@ shows, and the README's tables (``receiver config --markdown``; a test fails whe
 (``read_group(SMTP, environ)``), from the environment mapping every sender factory gets.
 
 Nothing else in the package reads ``os.environ``, but for ``PROMETHEUS_MULTIPROC_DIR``: prometheus_client's own
-variable, which the library reads itself (the CLI sets it before starting gunicorn). ``.env`` is read here too
-(``read_dotenv``, called by the CLI), never on import.
+variable, which the library reads itself (the CLI sets it before starting gunicorn). ``.env`` is read by the
+console script alone (``read_dotenv``, called by ``cli.run``), never on import.
 
 Over 300 lines on purpose: the table of every setting, one entry each, is most of it.
 """
@@ -379,7 +379,9 @@ def environment() -> Mapping[str, str]:
 
 
 def read_dotenv(path: Path | None = None) -> None:
-    """Add the variables of ``.env`` in the working directory that the environment does not set already."""
+    """Add the variables of ``.env`` in the working directory that the environment does not set already.
+
+    Only the console script's entry point calls this: ``python -m receiver``, the tests and an import never do."""
     from dotenv import load_dotenv
 
     load_dotenv(path or Path.cwd() / ".env", override=False)

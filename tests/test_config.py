@@ -5,6 +5,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -180,6 +181,41 @@ def test_receiver_config_markdown_prints_the_tables():
     result = CliRunner().invoke(main, ["config", "--markdown"], env=base_env())
     assert result.exit_code == 0 and result.output == config.markdown()
     assert "| `PORT` | whole number, 1 to 65535 | `8000` |" in result.output
+
+
+# -- .env: the console script's alone ---------------------------------------------------------------
+
+@pytest.fixture
+def dotenv_dir(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("TRUSTPILOT_TAGS=from-dotenv\nDEFAULT_NAME=Dotenv\n")
+    for name in ("TRUSTPILOT_TAGS", "DEFAULT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _in(folder, command, **env):
+    return subprocess.run(command, cwd=folder, env={**os.environ, **base_env(**env)}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_the_console_script_reads_dotenv_without_overriding_the_environment(dotenv_dir):
+    result = _in(dotenv_dir, [str(Path(sys.executable).with_name("receiver")), "config"], DEFAULT_NAME="Environment")
+    assert "TRUSTPILOT_TAGS=from-dotenv" in result.stdout and "DEFAULT_NAME=Environment" in result.stdout
+
+
+def test_python_dash_m_and_an_import_never_read_dotenv(dotenv_dir):
+    result = _in(dotenv_dir, [sys.executable, "-m", "receiver", "config"])
+    assert "TRUSTPILOT_TAGS=(not set)" in result.stdout and "DEFAULT_NAME=Customer (default)" in result.stdout
+    imported = _in(dotenv_dir, [sys.executable, "-c", "import os, receiver.cli, receiver.config, receiver.web; "
+                                                      "print(os.environ.get('TRUSTPILOT_TAGS'))"])
+    assert imported.stdout == "None\n"
+
+
+def test_the_click_group_the_tests_invoke_never_reads_dotenv(dotenv_dir, monkeypatch):
+    monkeypatch.chdir(dotenv_dir)
+    result = CliRunner().invoke(main, ["config"], env=base_env())
+    assert "TRUSTPILOT_TAGS=(not set)" in result.output
+    assert "TRUSTPILOT_TAGS" not in os.environ
 
 
 @hypothesis_settings(max_examples=400, deadline=None)

@@ -140,12 +140,3 @@ def test_receiver_config_lists_problems_and_exits_2():
     assert result.exit_code == 2
     assert "configuration error: RETENTION: 'forever' is not a duration such as 30s, 15m, 12h or 3d" in result.output
     assert "configuration error: MAX_BODY: 'lots' is not a size such as 512KB or 16MB" in result.output
-
-
-def test_a_dotenv_file_is_read_without_overriding_the_environment(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("TRUSTPILOT_TAGS=from-dotenv\nDEFAULT_NAME=Dotenv\n")
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["config"], env={**base_env(), "DEFAULT_NAME": "Environment"})
-    assert "TRUSTPILOT_TAGS=from-dotenv" in result.output and "DEFAULT_NAME=Environment" in result.output
-    for name in ("TRUSTPILOT_TAGS", "DEFAULT_NAME"):  # load_dotenv wrote into this process's environment
-        os.environ.pop(name, None)
