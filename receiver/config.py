@@ -463,10 +463,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     )
 
 
-def _only(names: tuple[str, ...], environ: Mapping[str, str] | None,
-          defaults: Mapping[str, str] | None = None) -> dict[str, Any]:
-    values, problems = read([BY_NAME[name] for name in names], environment() if environ is None else environ,
-                            defaults)
+def _only(names: tuple[str, ...], environ: Mapping[str, str] | None) -> dict[str, Any]:
+    values, problems = read([BY_NAME[name] for name in names], environment() if environ is None else environ)
     if problems:
         raise ConfigError(problems)
     return values

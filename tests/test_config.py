@@ -177,6 +177,16 @@ def test_the_readme_tables_are_the_declarations():
         "README.md's settings tables differ from config.SETTINGS: paste the output of `receiver config --markdown`")
 
 
+def test_app_json_offers_declared_settings_only_with_values_they_accept():
+    import json
+
+    offered = json.loads((ROOT / "app.json").read_text(encoding="utf-8"))["env"]
+    for name, entry in offered.items():
+        assert name in config.BY_NAME, f"app.json offers {name}, which is not declared"
+        if entry.get("value"):
+            assert read([config.BY_NAME[name]], {name: entry["value"]})[1] == []
+
+
 def test_receiver_config_markdown_prints_the_tables():
     result = CliRunner().invoke(main, ["config", "--markdown"], env=base_env())
     assert result.exit_code == 0 and result.output == config.markdown()
