@@ -21,7 +21,7 @@ from . import bgl
 from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings
 from .invitation import Invitation
 from .links import LinkBuilder
-from .text import sanitise_tag, unique, valid_email
+from .text import language_of, sanitise_tag, unique, valid_email
 
 if TYPE_CHECKING:  # the worker's modules load only when a command needs them
     from .worker import Stop, Worker
@@ -514,7 +514,6 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     import time
     import uuid
 
-    from .emails import language_of
     from .invitation import Rejected, customer_email
     from .privacy import mask_email
     from .senders import ReadyInvitation, SendFailure, load_sender
