@@ -19,7 +19,9 @@ import click
 
 from . import bgl
 from .config import ConfigError, Settings, demo_banner, demo_keys, load_settings
-from .invitation import Invitation, sanitise_tag, unique
+from .invitation import Invitation
+from .links import LinkBuilder
+from .text import language_of, sanitise_tag, unique, valid_email
 
 if TYPE_CHECKING:  # the worker's modules load only when a command needs them
     from .worker import Stop, Worker
@@ -460,13 +462,20 @@ def _remote_poster(url: str, api_key: str | None) -> Any:
 @click.option("--ref", required=True, help="The order reference.")
 @click.option("--sku", "skus", multiple=True, help="A product SKU (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--locale", help="The customer's locale, e.g. de-DE: picks the link's host as for an order.")
 @click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
-def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], demo: bool) -> None:
+def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], locale: str | None,
+         demo: bool) -> None:
     """Print the Business Generated Link for one invitation."""
     settings = settings_or_exit(demo=demo)
-    invitation = Invitation(message_id="cli", email=email.strip(), name=name.strip(), ref=ref.strip(),
-                            skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags))
-    click.echo(bgl.build_link(invitation.payload(), settings.keys, settings.domain, host=settings.trustpilot_host))
+    address = valid_email(email)
+    if address is None:
+        click.echo("error: --email: Invalid email address", err=True)
+        sys.exit(2)
+    invitation = Invitation(message_id="cli", email=address, name=name.strip(), ref=ref.strip(),
+                            skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags),
+                            locale=(locale or "").strip() or None)
+    click.echo(LinkBuilder.from_settings(settings).link(invitation))
 
 
 @main.command()
@@ -505,7 +514,6 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     import time
     import uuid
 
-    from .emails import language_of
     from .invitation import Rejected, customer_email
     from .privacy import mask_email
     from .senders import ReadyInvitation, SendFailure, load_sender
@@ -524,7 +532,7 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     name = (name or "").strip() or SAMPLE_NAMES.get(language_of(locale) or "", "Jane Doe")
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
                         skus=("SAMPLE-SKU-1",), tags=settings.tags, locale=(locale or "").strip() or None)
-    link = bgl.build_link(sample.payload(), settings.keys, settings.domain, host=settings.trustpilot_host)
+    link = LinkBuilder.from_settings(settings).link(sample)
     ready = ReadyInvitation(id=stamp, message_id=sample.message_id, email=sample.email, name=sample.name,
                             ref=sample.ref, skus=sample.skus, tags=sample.tags, locale=sample.locale, link=link)
     who = mask_email(email)

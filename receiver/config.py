@@ -19,17 +19,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .bgl import DEFAULT_HOST, KeyProblem, Keys, load_key
+from .text import DOMAIN as _DOMAIN  # load_settings checks TRUSTPILOT_DOMAIN and TRUSTPILOT_HOST with it
+from .text import is_domain, is_locale, normal_locale
 
 DEFAULT_DATABASE_URL = "sqlite:///receiver.db"
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
-                     r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*((?:[kKmM][bB]?)?)\s*$")
 _SIZE_UNITS = {"": 1, "K": 1024, "KB": 1024, "M": 1024 ** 2, "MB": 1024 ** 2}
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 SKU_MAP_HEADER = ("segment_sku", "trustpilot_sku")
 MAX_SKU = 200
@@ -124,17 +123,6 @@ def parse_bool(value: str | None) -> bool:
     raise ValueError(f"{value!r} is not true or false")
 
 
-def normal_locale(value: str) -> str:
-    """``de_de`` / ``DE-de`` -> ``de-DE``; ``NL`` -> ``nl``: language lower case, other parts as BCP 47 writes them."""
-    parts = [part for part in re.split(r"[-_]", value.strip()) if part]
-    if not parts:
-        return ""
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        out.append(part.upper() if len(part) == 2 or part.isdigit() else part.title() if len(part) == 4 else part.lower())
-    return "-".join(out)
-
-
 def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
     """``"de-AT=at.trustpilot.com, nl=nl.trustpilot.com"`` -> ``(("de-AT", "at.trustpilot.com"), ("nl", ...))``.
 
@@ -143,9 +131,9 @@ def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for number, item in enumerate(parse_list(value), start=1):
         locale, sep, host = (part.strip() for part in item.partition("="))
-        if not sep or not _LOCALE.match(locale):
+        if not sep or not is_locale(locale):
             raise ValueError(f"item {number} is not locale=host (e.g. de-AT=at.trustpilot.com)")
-        if not _DOMAIN.match(host):
+        if not is_domain(host):
             raise ValueError(f"item {number}: the host must be a host name such as at.trustpilot.com")
         pairs.append((normal_locale(locale), host.lower()))
     return tuple(pairs)

@@ -30,7 +30,7 @@ from . import bgl
 from .config import Settings, describe
 from .emails import business_name_for, render_email
 from .intake import Intake, Preview
-from .locales import invitation_link
+from .links import LinkBuilder
 from .privacy import mask_email, mask_name
 from .segment import DuplicateKey, loads
 from .store import DEAD, RETRYING, STATES, Store, StoreUnavailable
@@ -313,8 +313,7 @@ def _preview_values(preview: Preview) -> dict[str, Any]:
     if invitation is None:
         return {}
     settings = _settings()
-    link = invitation_link(invitation.email, invitation.name, invitation.ref, invitation.skus, invitation.tags,
-                           invitation.locale, settings)
+    link = LinkBuilder.from_settings(settings).link(invitation)
     fields = [("email", invitation.email), ("name", invitation.name), ("ref", invitation.ref),
               ("skus", ", ".join(invitation.skus) or "(none)"), ("tags", ", ".join(invitation.tags) or "(none)"),
               ("locale", invitation.locale or "(none)")]

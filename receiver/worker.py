@@ -16,7 +16,8 @@ from typing import Protocol
 from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import Settings
-from .locales import invitation_link
+from .invitation import Invitation
+from .links import LinkBuilder
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store
 
@@ -116,13 +117,15 @@ class Worker:
         self.clock = clock
         self.rand = rand
         self.iv_source = iv_source
+        self.links = LinkBuilder.from_settings(settings)
         self.backoff = backoff
         self.stop: Stop = stop or threading.Event()
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.settings,
-                               self.iv_source)
+        invitation = Invitation(message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
+                                skus=job.skus, tags=job.tags, locale=job.locale)
+        link = self.links.link(invitation, self.iv_source)
         return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
                                skus=job.skus, tags=job.tags, locale=job.locale, link=link)
 
