@@ -592,7 +592,7 @@ def fill(database: str, count: int, *, state: str, start: int = 0) -> float:
 
     store = Store(database_url(database))
     store.upgrade()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     chunk = 20_000
     try:
