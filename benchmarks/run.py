@@ -643,18 +643,22 @@ def sink_rate(url: str, clients: int, count: int) -> float:
 
 
 def _send_main(url: str, count: str) -> None:
+    from dataclasses import replace
+
+    from receiver.invitation import Invitation
     from receiver.senders import ReadyInvitation
     from receiver.senders.http import from_environ
 
     sender = from_environ({"CALLBACK_URL": url, "CALLBACK_SECRET": CALLBACK_SECRET})
-    invitation = ReadyInvitation(id=1, message_id="bench", email="jane@example.com", name="Jane Roe", ref="R-1",
-                                 skus=("SKU-1",), tags=("segment",), locale="en-GB",
+    invitation = ReadyInvitation(id=1, invitation=Invitation(message_id="bench", email="jane@example.com",
+                                                             name="Jane Roe", ref="R-1", skus=("SKU-1",),
+                                                             tags=("segment",), locale="en-GB"),
                                  link="https://uk.trustpilot.com/evaluate-bgl/bench.example.com?p=" + "A" * 240)
     for _ in range(20):
         sender.send(invitation)
     start = time.time()
     for n in range(int(count)):
-        sender.send(ReadyInvitation(**{**invitation.__dict__, "id": n + 2}))
+        sender.send(replace(invitation, id=n + 2))
     end = time.time()
     sender.close()
     print(json.dumps({"count": int(count), "start": start, "end": end}))

@@ -525,8 +525,7 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
                         skus=("SAMPLE-SKU-1",), tags=settings.tags, locale=(locale or "").strip() or None)
     link = bgl.build_link(sample.payload(), settings.keys, settings.domain, host=settings.trustpilot_host)
-    ready = ReadyInvitation(id=stamp, message_id=sample.message_id, email=sample.email, name=sample.name,
-                            ref=sample.ref, skus=sample.skus, tags=sample.tags, locale=sample.locale, link=link)
+    ready = ReadyInvitation(id=stamp, invitation=sample, link=link)
     who = mask_email(email)
     try:
         sender.send(ready)

@@ -121,14 +121,13 @@ class Worker:
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.settings,
-                               self.iv_source)
-        return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
-                               skus=job.skus, tags=job.tags, locale=job.locale, link=link)
+        inv = job.invitation
+        link = invitation_link(inv.email, inv.name, inv.ref, inv.skus, inv.tags, inv.locale, self.settings, self.iv_source)
+        return ReadyInvitation(id=job.id, invitation=job.invitation, link=link)
 
     def too_old(self, job: Job, now: datetime) -> bool:
-        age = self.settings.max_event_age
-        return bool(age and job.ordered_at and now - job.ordered_at > timedelta(seconds=age))
+        age, ordered_at = self.settings.max_event_age, job.invitation.ordered_at
+        return bool(age and ordered_at and now - ordered_at > timedelta(seconds=age))
 
     def deliver(self, job: Job, tally: Tally) -> None:
         if self.too_old(job, self.clock()):

@@ -58,6 +58,18 @@ def test_a_sent_invitation_carries_a_link_that_decodes_to_it(store, clock):
     assert state(store) == SENT and store.reports.get(1).sent_at is not None
 
 
+def test_the_sender_gets_the_stored_invitation_wrapped_with_its_id_and_link(store, clock):
+    add(store, clock, skus=("S1", "S2"), tags=("t",), locale="de-DE", ordered_at=clock() - timedelta(hours=1))
+    sender = ScriptedSender()
+    make_worker(store, clock, sender)[0].drain()
+    [ready] = sender.delivered
+    assert ready.id == 1 and ready.invitation == Invitation(
+        message_id="m-R-1", email="ann@example.com", name="Ann Lee", ref="R-1", skus=("S1", "S2"), tags=("t",),
+        locale="de-DE", ordered_at=clock() - timedelta(hours=1))
+    fields = ("message_id", "email", "name", "ref", "skus", "tags", "locale")  # what senders have always read
+    assert [getattr(ready, name) for name in fields] == [getattr(ready.invitation, name) for name in fields]
+
+
 def test_transient_failures_back_off_exponentially_then_succeed(store, clock):
     add(store, clock)
     sender = ScriptedSender(SendFailure("timeout", transient=True), SendFailure("451", transient=True))

@@ -34,7 +34,7 @@ def ready(id=42, **extra):
               "skus": ("BIER-KRUG-1", "GLAS-2"), "tags": ("segment",), "locale": "de-DE"}
     fields.update(extra)
     payload = {"email": fields["email"], "name": fields["name"], "ref": fields["ref"], "skus": list(fields["skus"])}
-    return ReadyInvitation(id=id, link=bgl.build_link(payload, KEYS, "example.com"), **fields)
+    return ReadyInvitation(id=id, invitation=Invitation(**fields), link=bgl.build_link(payload, KEYS, "example.com"))
 
 
 def sender_for(url, clock=None, **env):

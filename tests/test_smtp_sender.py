@@ -27,9 +27,9 @@ def pki(tmp_path_factory):
 
 def ready(id=7, email="jane.doe@example.com", name="Jane Doe", locale=None, message_id="msg-7", **extra):
     payload = {"email": email, "name": name, "ref": extra.get("ref", "A-1001"), "skus": ["SKU-1", "SKU-2"]}
-    return ReadyInvitation(id=id, message_id=message_id, email=email, name=name, ref=payload["ref"],
-                           skus=("SKU-1", "SKU-2"), tags=(), locale=locale,
-                           link=bgl.build_link(payload, KEYS, "example.com"))
+    invitation = Invitation(message_id=message_id, email=email, name=name, ref=payload["ref"],
+                            skus=("SKU-1", "SKU-2"), tags=(), locale=locale)
+    return ReadyInvitation(id=id, invitation=invitation, link=bgl.build_link(payload, KEYS, "example.com"))
 
 
 def smtp_env(port, scheme="smtp", userinfo="", query="", **extra):

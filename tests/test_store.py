@@ -41,7 +41,7 @@ def test_add_stores_each_row_with_its_order_key_state_due_time_and_reason(store,
         "message:m-1", PENDING, clock(), None)
     assert (second.order_key, second.state, second.last_error) == ("R-2", SUPPRESSED, "suppressed: unsubscribed")
     assert third.next_attempt_at == later and store.reports.find(message_id="m-4") is None
-    assert [job.message_id for job in store.outbox.claim(now=clock(), limit=5, lease_seconds=60)] == ["m-1"]
+    assert [job.invitation.message_id for job in store.outbox.claim(now=clock(), limit=5, lease_seconds=60)] == ["m-1"]
 
 
 def test_times_go_in_and_come_out_as_aware_utc_and_are_stored_as_naive_utc(store, clock):
@@ -53,7 +53,7 @@ def test_times_go_in_and_come_out_as_aware_utc_and_are_stored_as_naive_utc(store
     assert {moment.tzinfo for moment in (row.ordered_at, row.next_attempt_at, row.created_at)} == {UTC}
     assert row.sent_at is None and store.reports.oldest_due(now=due) == due
     [job] = store.outbox.claim(now=due, limit=1, lease_seconds=60)
-    assert job.ordered_at == ordered and job.ordered_at.tzinfo is UTC
+    assert job.invitation.ordered_at == ordered and job.invitation.ordered_at.tzinfo is UTC
     with store.engine.connect() as conn:  # what the migrations' columns hold: naive UTC, as before the type existed
         stored = conn.execute(text("SELECT ordered_at, created_at FROM invitations")).one()
     as_datetime = [value if isinstance(value, datetime) else datetime.fromisoformat(value) for value in stored]
@@ -85,7 +85,7 @@ def test_concurrent_deliveries_of_one_message_make_one_invitation(store, clock):
 def test_claim_leases_due_rows_to_one_worker(store, clock):
     store.outbox.add([inv("m-1", "R-1"), inv("m-2", "R-2")], domain="example.com", now=clock())
     first = store.outbox.claim(now=clock(), limit=10, lease_seconds=60)
-    assert [job.ref for job in first] == ["R-1", "R-2"] and all(job.attempts == 1 for job in first)
+    assert [job.invitation.ref for job in first] == ["R-1", "R-2"] and all(job.attempts == 1 for job in first)
     assert store.outbox.claim(now=clock(), limit=10, lease_seconds=60) == []
     assert store.reports.counts()[SENDING] == 2
 

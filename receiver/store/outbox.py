@@ -46,25 +46,19 @@ class Job:
     """A claimed invitation, held under ``lease_token`` until the worker records what happened."""
 
     id: int
-    message_id: str
-    email: str
-    name: str
-    ref: str
-    skus: tuple[str, ...]
-    tags: tuple[str, ...]
-    locale: str | None
+    invitation: Invitation
     attempts: int
     lease_token: str
-    ordered_at: datetime | None = None  # aware UTC
 
 
 _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
 
 
 def _job(row: Any, token: str) -> Job:
-    return Job(id=row.id, message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
-               skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale, attempts=row.attempts,
-               lease_token=token, ordered_at=row.ordered_at)
+    invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
+                            skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
+                            ordered_at=row.ordered_at)
+    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
 
 
 @functools.cache
