@@ -44,7 +44,7 @@ FILL_CHUNK = 20_000
 def fill(database: str, count: int, *, state: str, start: int = 0) -> float:
     """Insert ``count`` invitations in ``state`` through the store's table definition; seconds taken."""
     with opened_outbox(database) as outbox:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = datetime.now(UTC)
         started = time.perf_counter()
         with outbox.engine.begin() as conn:
             for first in range(start, start + count, FILL_CHUNK):

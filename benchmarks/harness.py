@@ -281,14 +281,16 @@ def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
 def http_sender_and_invitation(url: str) -> tuple[Any, Callable[[int], Any]]:
     """The receiver's HTTP sender (its entry-point factory) posting to ``url``, and a maker of ready
     invitations by id, as the worker hands them to a sender."""
+    from receiver.invitation import Invitation
     from receiver.senders import ReadyInvitation
     from receiver.senders.http import from_environ
 
     sender = from_environ({"CALLBACK_URL": url, "CALLBACK_SECRET": CALLBACK_SECRET})
 
     def invitation(number: int) -> Any:
-        return ReadyInvitation(id=number, message_id="bench", email="jane@example.com", name="Jane Roe", ref="R-1",
-                               skus=("SKU-1",), tags=("segment",), locale="en-GB",
+        return ReadyInvitation(id=number, invitation=Invitation(message_id="bench", email="jane@example.com",
+                                                                name="Jane Roe", ref="R-1", skus=("SKU-1",),
+                                                                tags=("segment",), locale="en-GB"),
                                link="https://uk.trustpilot.com/evaluate-bgl/bench.example.com?p=" + "A" * 240)
 
     return sender, invitation

@@ -229,7 +229,7 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 
     settings = settings_or_exit()
     store = open_store(settings)
-    changed = store.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
+    changed = store.outbox.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
     if invitation_id is not None and not changed:
@@ -238,16 +238,16 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 
 
 def status_lines(store: Any, now: Any) -> list[str]:
-    counts = store.counts()
+    counts = store.reports.counts()
     lines = ["invitations by state:"]
     lines += [f"  {state:<10} {count}" for state, count in counts.items()]
-    oldest = store.oldest_due(now=now)
+    oldest = store.reports.oldest_due(now=now)
     lines.append("oldest due invitation: " + (f"waiting {_age(now - oldest)}" if oldest else "none due"))
-    errors = store.last_errors()
+    errors = store.reports.last_errors()
     lines.append("last errors:" if errors else "last errors: none")
     for row in errors:
-        lines.append(f"  #{row['id']} {row['state']} after {row['attempts']} attempt(s) at "
-                     f"{row['updated_at']:%Y-%m-%d %H:%M:%S}Z: {row['last_error']}")
+        lines.append(f"  #{row.id} {row.state} after {row.attempts} attempt(s) at "
+                     f"{row.updated_at:%Y-%m-%d %H:%M:%S}Z: {row.last_error}")
     return lines
 
 
@@ -269,7 +269,7 @@ def purge() -> None:
 
     settings = settings_or_exit()
     store = open_store(settings)
-    erased = store.purge(now=utcnow(), older_than_seconds=settings.retention)
+    erased = store.erasure.purge(now=utcnow(), older_than_seconds=settings.retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
 
@@ -283,7 +283,7 @@ def forget(email: str) -> None:
 
     settings = settings_or_exit()
     store = open_store(settings)
-    ids, customers = store.forget(email, now=utcnow())
+    ids, customers = store.erasure.forget(email, now=utcnow())
     store.close()
     listed = ", ".join(f"#{i}" for i in ids) or "none"
     click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "
@@ -533,8 +533,7 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
                         skus=("SAMPLE-SKU-1",), tags=settings.tags, locale=(locale or "").strip() or None)
     link = LinkBuilder.from_settings(settings).link(sample)
-    ready = ReadyInvitation(id=stamp, message_id=sample.message_id, email=sample.email, name=sample.name,
-                            ref=sample.ref, skus=sample.skus, tags=sample.tags, locale=sample.locale, link=link)
+    ready = ReadyInvitation(id=stamp, invitation=sample, link=link)
     who = mask_email(email)
     try:
         sender.send(ready)

@@ -245,6 +245,6 @@ def test_an_overlong_or_odd_locale_costs_no_order_on_either_database(live_app, s
     response = requests.post(f"{live_app}/segment", data=json.dumps([long_one, odd_one]), headers=basic_auth(),
                              timeout=5)
     assert response.json()["accepted"] == 2
-    assert store.find(message_id=long_one["messageId"])["locale"] is None  # not a plausible tag: dropped
-    assert store.find(message_id=odd_one["messageId"])["locale"] is None
+    assert store.reports.find(message_id=long_one["messageId"]).locale is None  # not a plausible tag: dropped
+    assert store.reports.find(message_id=odd_one["messageId"]).locale is None
 
