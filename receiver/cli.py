@@ -19,8 +19,10 @@ import click
 
 from . import bgl, config
 from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
-from .invitation import Invitation, sanitise_tag, unique
+from .invitation import Invitation
+from .links import LinkBuilder
 from .setting_types import Whole
+from .text import language_of, sanitise_tag, unique, valid_email
 
 if TYPE_CHECKING:  # the worker's modules load only when a command needs them
     from .worker import Stop, Worker
@@ -182,7 +184,8 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
         sender = load_sender(settings.worker.sender, settings.environ)
     except ValueError as exc:
         _fail(str(exc).splitlines())
-    return Worker(open_store(settings.database), settings.worker, sender, links=settings.trustpilot, stop=stop)
+    links = LinkBuilder.from_settings(settings.trustpilot)
+    return Worker(open_store(settings.database), settings.worker, sender, links=links, stop=stop)
 
 
 @main.command()
@@ -236,7 +239,7 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 
     settings = settings_or_exit()
     store = open_store(settings.database)
-    changed = store.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
+    changed = store.outbox.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
     if invitation_id is not None and not changed:
@@ -245,16 +248,16 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 
 
 def status_lines(store: Any, now: Any) -> list[str]:
-    counts = store.counts()
+    counts = store.reports.counts()
     lines = ["invitations by state:"]
     lines += [f"  {state:<10} {count}" for state, count in counts.items()]
-    oldest = store.oldest_due(now=now)
+    oldest = store.reports.oldest_due(now=now)
     lines.append("oldest due invitation: " + (f"waiting {_age(now - oldest)}" if oldest else "none due"))
-    errors = store.last_errors()
+    errors = store.reports.last_errors()
     lines.append("last errors:" if errors else "last errors: none")
     for row in errors:
-        lines.append(f"  #{row['id']} {row['state']} after {row['attempts']} attempt(s) at "
-                     f"{row['updated_at']:%Y-%m-%d %H:%M:%S}Z: {row['last_error']}")
+        lines.append(f"  #{row.id} {row.state} after {row.attempts} attempt(s) at "
+                     f"{row.updated_at:%Y-%m-%d %H:%M:%S}Z: {row.last_error}")
     return lines
 
 
@@ -276,7 +279,7 @@ def purge() -> None:
 
     settings = settings_or_exit()
     store = open_store(settings.database)
-    erased = store.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
+    erased = store.erasure.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
 
@@ -290,7 +293,7 @@ def forget(email: str) -> None:
 
     settings = settings_or_exit()
     store = open_store(settings.database)
-    ids, customers = store.forget(email, now=utcnow())
+    ids, customers = store.erasure.forget(email, now=utcnow())
     store.close()
     listed = ", ".join(f"#{i}" for i in ids) or "none"
     click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "
@@ -475,13 +478,20 @@ def _remote_poster(url: str, api_key: str | None) -> Any:
 @click.option("--ref", required=True, help="The order reference.")
 @click.option("--sku", "skus", multiple=True, help="A product SKU (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--locale", help="The customer's locale, e.g. de-DE: picks the link's host as for an order.")
 @click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
-def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], demo: bool) -> None:
+def link(email: str, name: str, ref: str, skus: tuple[str, ...], tags: tuple[str, ...], locale: str | None,
+         demo: bool) -> None:
     """Print the Business Generated Link for one invitation."""
     trustpilot = settings_or_exit(demo=demo).trustpilot
-    invitation = Invitation(message_id="cli", email=email.strip(), name=name.strip(), ref=ref.strip(),
-                            skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags))
-    click.echo(bgl.build_link(invitation.payload(), trustpilot.keys, trustpilot.domain, host=trustpilot.trustpilot_host))
+    address = valid_email(email)
+    if address is None:
+        click.echo("error: --email: Invalid email address", err=True)
+        sys.exit(2)
+    invitation = Invitation(message_id="cli", email=address, name=name.strip(), ref=ref.strip(),
+                            skus=unique(s.strip() for s in skus), tags=unique(sanitise_tag(t) for t in tags),
+                            locale=(locale or "").strip() or None)
+    click.echo(LinkBuilder.from_settings(trustpilot).link(invitation))
 
 
 @main.command()
@@ -516,7 +526,6 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     import time
     import uuid
 
-    from .emails import language_of
     from .invitation import Rejected, customer_email
     from .privacy import mask_email
     from .senders import ReadyInvitation, SendFailure, load_sender
@@ -536,9 +545,8 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
     name = (name or "").strip() or SAMPLE_NAMES.get(language_of(locale) or "", "Jane Doe")
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
                         skus=("SAMPLE-SKU-1",), tags=trustpilot.tags, locale=(locale or "").strip() or None)
-    link = bgl.build_link(sample.payload(), trustpilot.keys, trustpilot.domain, host=trustpilot.trustpilot_host)
-    ready = ReadyInvitation(id=stamp, message_id=sample.message_id, email=sample.email, name=sample.name,
-                            ref=sample.ref, skus=sample.skus, tags=sample.tags, locale=sample.locale, link=link)
+    link = LinkBuilder.from_settings(trustpilot).link(sample)
+    ready = ReadyInvitation(id=stamp, invitation=sample, link=link)
     who = mask_email(email)
     try:
         sender.send(ready)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,21 +63,19 @@ from .setting_types import (
     parse_size,
 )
 from .sku_map import SkuMapFile, parse_sku_map, read_sku_map
+from .text import DOMAIN, is_domain, is_locale, normal_locale
 
 __all__ = [  # what other modules import from here, some of it defined in the modules above
     "ConfigError", "Settings", "SegmentAuth", "TrustpilotSettings", "DatabaseSettings", "WorkerSettings", "Limits",
     "ConsoleSettings", "ServerSettings", "EmailLook", "SmtpServer", "SETTINGS", "load_settings", "read_group",
     "load_auth", "load_keys", "log_options", "email_look", "describe", "markdown",
-    "environment", "read_dotenv", "demo_keys", "demo_banner", "normal_locale", "parse_locale_hosts",
+    "environment", "read_dotenv", "demo_keys", "demo_banner", "parse_locale_hosts",
     "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
     "mask_url", "DEFAULT_DATABASE_URL",
 ]
 
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
-                     r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 MIN_SECRET_KEY = 16
 
 
@@ -90,15 +87,6 @@ def demo_keys() -> Keys:
     )
 
 
-def normal_locale(value: str) -> str:
-    """``de_de`` / ``DE-de`` -> ``de-DE``; ``NL`` -> ``nl``: language lower case, other parts as BCP 47 writes them."""
-    parts = [part for part in re.split(r"[-_]", value.strip()) if part]
-    if not parts:
-        return ""
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        out.append(part.upper() if len(part) == 2 or part.isdigit() else part.title() if len(part) == 4 else part.lower())
-    return "-".join(out)
 
 
 def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
@@ -109,9 +97,9 @@ def parse_locale_hosts(value: str | None) -> tuple[tuple[str, str], ...]:
     pairs: list[tuple[str, str]] = []
     for number, item in enumerate(parse_list(value), start=1):
         locale, sep, host = (part.strip() for part in item.partition("="))
-        if not sep or not _LOCALE.match(locale):
+        if not sep or not is_locale(locale):
             raise ValueError(f"item {number} is not locale=host (e.g. de-AT=at.trustpilot.com)")
-        if not _DOMAIN.match(host):
+        if not is_domain(host):
             raise ValueError(f"item {number}: the host must be a host name such as at.trustpilot.com")
         pairs.append((normal_locale(locale), host.lower()))
     return tuple(pairs)
@@ -131,7 +119,7 @@ SERVER = "Server and logs"
 
 
 def _host(message: str, example: str, **kw: Any) -> Pattern:
-    return Pattern(_DOMAIN, message, label="host name", refused=(f"https://{example}/", "not a host"), **kw)
+    return Pattern(DOMAIN, message, label="host name", refused=(f"https://{example}/", "not a host"), **kw)
 
 
 SETTINGS: tuple[Setting, ...] = (

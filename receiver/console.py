@@ -16,8 +16,8 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,10 @@ from . import bgl
 from .config import ConsoleSettings, Settings, describe, email_look
 from .emails import render_email
 from .intake import Intake, Preview
-from .locales import invitation_link
+from .links import LinkBuilder
 from .privacy import mask_email, mask_name
 from .segment import DuplicateKey, loads
-from .store import DEAD, RETRYING, STATES, Store, StoreUnavailable
+from .store import DEAD, RETRYING, STATES, InvitationRow, Store, StoreUnavailable
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -232,24 +232,20 @@ def deliveries_chart(hours: list[tuple[datetime, int]], width: int = 24, height:
 
 @console.get("")
 def overview() -> Any:
-    store, now = _store(), _now()
-    oldest = store.oldest_due(now=now)
-    hours = store.deliveries_per_hour(now=now)
-    return _page("overview.html", counts=store.counts(), oldest_age=_age((now - oldest).total_seconds()) if oldest
-                 else None, due=store.due_count(now=now), bars=deliveries_chart(hours),
+    reports, now = _store().reports, _now()
+    oldest = reports.oldest_due(now=now)
+    hours = reports.deliveries_per_hour(now=now)
+    return _page("overview.html", counts=reports.counts(), oldest_age=_age((now - oldest).total_seconds()) if oldest
+                 else None, due=reports.due_count(now=now), bars=deliveries_chart(hours),
                  sent_24h=sum(count for _, count in hours), configuration=describe(_settings().environ),
-                 errors=store.last_errors(5))
+                 errors=reports.last_errors(5))
 
 
 # -- invitations ------------------------------------------------------------------------------------
 
-def _masked(row: Mapping[str, Any]) -> dict[str, Any]:
-    shown = dict(row)
-    if "email" in shown:
-        shown["email"] = mask_email(shown["email"]) if shown["email"] else "(erased)"
-    if "name" in shown:
-        shown["name"] = mask_name(shown["name"]) if shown["name"] else "(erased)"
-    return shown
+def _masked(row: InvitationRow) -> InvitationRow:
+    return replace(row, email=mask_email(row.email) if row.email else "(erased)",
+                   name=mask_name(row.name) if row.name else "(erased)")
 
 
 @console.get("/invitations")
@@ -263,7 +259,7 @@ def invitations() -> Any:
         page = 0
     if page < 1 or page > 1_000_000:
         return _problem(400, "page must be a whole number from 1.")
-    rows, total = _store().page(state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = _store().reports.page(state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     return _page("invitations.html", rows=[_masked(row) for row in rows], state=state, states=STATES, page=page,
                  pages=pages, total=total, retryable=(DEAD, RETRYING), notice=request.args.get("notice"))
@@ -271,23 +267,23 @@ def invitations() -> Any:
 
 @console.get("/invitations/<int:invitation_id>")
 def invitation(invitation_id: int) -> Any:
-    row = _store().get(invitation_id)
+    row = _store().reports.get(invitation_id)
     if row is None:
         return _problem(404, f"There is no invitation {invitation_id}.")
-    return _page("invitation.html", row=_masked(row), retryable=row["state"] in (DEAD, RETRYING),
+    return _page("invitation.html", row=_masked(row), retryable=row.state in (DEAD, RETRYING),
                  notice=request.args.get("notice"))
 
 
 @console.post("/invitations/<int:invitation_id>/retry")
 def retry_one(invitation_id: int) -> Any:
-    changed = _store().retry(now=_now(), invitation_id=invitation_id)
+    changed = _store().outbox.retry(now=_now(), invitation_id=invitation_id)
     notice = "Queued again: it is due now." if changed else "Nothing to retry: it is not dead or retrying."
     return redirect(url_for("console.invitation", invitation_id=invitation_id, notice=notice))
 
 
 @console.post("/invitations/retry-dead")
 def retry_dead() -> Any:
-    changed = _store().retry(now=_now(), dead=True)
+    changed = _store().outbox.retry(now=_now(), dead=True)
     return redirect(url_for("console.invitations", notice=f"{changed} invitation(s) queued again."))
 
 
@@ -313,8 +309,7 @@ def _preview_values(preview: Preview) -> dict[str, Any]:
     if invitation is None:
         return {}
     settings = _settings()
-    link = invitation_link(invitation.email, invitation.name, invitation.ref, invitation.skus, invitation.tags,
-                           invitation.locale, settings.trustpilot)
+    link = LinkBuilder.from_settings(settings.trustpilot).link(invitation)
     fields = [("email", invitation.email), ("name", invitation.name), ("ref", invitation.ref),
               ("skus", ", ".join(invitation.skus) or "(none)"), ("tags", ", ".join(invitation.tags) or "(none)"),
               ("locale", invitation.locale or "(none)")]

@@ -29,9 +29,10 @@ from jinja2 import (
     select_autoescape,
 )
 
+from .text import is_language, language_of
+
 DEFAULT_LANGUAGE = "en"
 TEMPLATE_FILES = ("subject.txt", "body.txt", "body.html")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _BREAKING_SPACE = re.compile(r"[ \t\r\n\f\v\x85\u2028\u2029]+")
 _SAMPLE_LINK = "https://www.trustpilot.com/evaluate-bgl/example.com?p=sample%2Bpayload%3D"
 
@@ -72,12 +73,6 @@ class TemplateProblem(ValueError):
     """The templates cannot be used; one readable line per problem (file and line, never personal data)."""
 
 
-def language_of(locale: str | None) -> str | None:
-    """``de-DE``, ``de_DE``, ``DE`` -> ``de``; None for anything that is not a language tag."""
-    primary = re.split(r"[-_.@]", (locale or "").strip(), maxsplit=1)[0].lower()
-    return primary if _LANGUAGE.match(primary) else None
-
-
 def one_line(text: str) -> str:
     """A header value: runs of spaces and line breaks folded to one space (no-break spaces, as French uses, kept)."""
     return _BREAKING_SPACE.sub(" ", text).strip(" ")
@@ -102,7 +97,7 @@ class EmailTemplates:
 
     def _complete_languages(self) -> set[str]:
         found = {name.split("/", 1)[0] for name in self.env.list_templates() if "/" in name}
-        return {lang for lang in found if _LANGUAGE.match(lang) and all(self._exists(lang, f) for f in TEMPLATE_FILES)}
+        return {lang for lang in found if is_language(lang) and all(self._exists(lang, f) for f in TEMPLATE_FILES)}
 
     def _exists(self, language: str, file: str) -> bool:
         try:
@@ -133,7 +128,7 @@ class EmailTemplates:
         problems = []
         if self.template_dir:
             for entry in sorted(self.template_dir.iterdir()):
-                if entry.is_dir() and _LANGUAGE.match(entry.name) and entry.name not in self.languages:
+                if entry.is_dir() and is_language(entry.name) and entry.name not in self.languages:
                     missing = [f for f in TEMPLATE_FILES if not self._exists(entry.name, f)]
                     problems.append(f"TEMPLATE_DIR: {entry.name}/ lacks {', '.join(missing)}")
         if DEFAULT_LANGUAGE not in self.languages:

@@ -18,7 +18,7 @@ from typing import Any
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
-from .store import PENDING, SUPPRESSED, Store, TraitUpdate, identity_key
+from .store import PENDING, SUPPRESSED, NewInvitation, Store, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
@@ -173,15 +173,15 @@ class Intake:
         item = self.parse(raw)
         stored: Mapping[str, Mapping[str, Any]] = {}
         if isinstance(item, Message) and item.is_order_completed and _identities(item):
-            stored = self.store.known_traits(_identities(item))
+            stored = self.store.traits.known(_identities(item))
         classified = self.classify(item, stored)
         call_type = item.type if isinstance(item, Message) else "unknown"
         if isinstance(classified, Verdict):
             return Preview(replace(classified, call_type=call_type))
         verdict = self._stored_verdict(classified)
         invitation = classified.invitation
-        held_by = self.store.holder(message_id=invitation.message_id, domain=self.settings.domain,
-                                    order_key=self.order_key(invitation))
+        held_by = self.store.outbox.holder(message_id=invitation.message_id, domain=self.settings.domain,
+                                           order_key=self.order_key(invitation))
         if held_by is not None:
             verdict = Verdict(DUPLICATE, f"Duplicate: invitation #{held_by} already holds this message or order, so "
                                          "nothing would be stored; shown is what this message would make",
@@ -200,6 +200,10 @@ class Intake:
             return now
         return max(now, (invitation.ordered_at or now) + timedelta(seconds=self.settings.invitation_delay))
 
+    def new_row(self, item: _ToStore, now: datetime) -> NewInvitation:
+        return NewInvitation(item.invitation, order_key=self.order_key(item.invitation), state=item.state,
+                             due_at=self.due_at(item.invitation, now), reason=item.reason)
+
     def process(self, messages: Sequence[Any]) -> list[Verdict]:
         """One verdict per message, in order; traits and accepted invitations are stored before this returns."""
         now = self.clock()
@@ -207,19 +211,15 @@ class Intake:
         readable = [item for item in parsed if isinstance(item, Message)]
         updates = [update for message in readable for update in self.trait_updates(message, now)]
         if updates:
-            self.store.remember_traits(updates, now=now)
+            self.store.traits.remember(updates, now=now)
         wanted = [identity for message in readable
                   if message.is_order_completed and needs_stored_traits(message, self.rules)  # one query fewer
                   for identity in _identities(message)]
-        stored = self.store.known_traits(wanted) if wanted else {}
+        stored = self.store.traits.known(wanted) if wanted else {}
         classified = [self.classify(item, stored) for item in parsed]
         fresh = [item for item in classified if isinstance(item, _ToStore)]
-        added = iter(self.store.add(
-            [item.invitation for item in fresh], domain=self.settings.domain, now=now,
-            states=[item.state for item in fresh], errors=[item.reason for item in fresh],
-            due_at=[self.due_at(item.invitation, now) for item in fresh],
-            order_keys=[self.order_key(item.invitation) for item in fresh],
-        ))
+        added = iter(self.store.outbox.add([self.new_row(item, now) for item in fresh], domain=self.settings.domain,
+                                           now=now))
         verdicts = []
         for item in classified:
             if isinstance(item, Verdict):

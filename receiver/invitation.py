@@ -5,23 +5,17 @@ Pure: takes a parsed ``Message`` and plain settings, returns plain values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .segment import Message, parse_locale
+from .segment import Message
+from .text import MAX_TAG, clean_text, parse_locale, sanitise_tag, unique, valid_email
 
-MAX_EMAIL = 254
 MAX_NAME = 200
 MAX_REF = 200
 MAX_SKU = 200
-MAX_TAG = 64
-
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+(\.[A-Za-z0-9\-\u00a0-\uffff]+)+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SPACE = re.compile(r"\s+")
 
 
 class Rejected(ValueError):
@@ -67,26 +61,6 @@ def link_payload(email: str, name: str, ref: str, skus: Iterable[str] = (), tags
     return payload
 
 
-def clean_text(value: Any, limit: int) -> str:
-    """A string field as text: control characters out, whitespace folded, bounded; '' if absent."""
-    if value is None or isinstance(value, bool | dict | list):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = _CONTROL.sub(" ", str(value))
-    return _SPACE.sub(" ", text).strip()[:limit]
-
-
-def sanitise_tag(tag: str) -> str:
-    """Tags never contain spaces: runs of whitespace become ``_``; bounded length."""
-    return _SPACE.sub("_", _CONTROL.sub("", tag).strip())[:MAX_TAG]
-
-
-def unique(items: Iterable[str]) -> tuple[str, ...]:
-    """Blanks dropped, duplicates removed, order kept."""
-    return tuple(dict.fromkeys(item for item in items if item))
-
-
 def order_ref(properties: Mapping[str, Any]) -> str:
     value = properties.get("order_id")
     if value is None or value == "":
@@ -117,8 +91,8 @@ def email_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[
         value = source.get("email")
         if _blank(value):
             continue
-        email = value.strip() if isinstance(value, str) else ""
-        if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        email = valid_email(value)
+        if email is None:
             raise Rejected("Invalid email address")
         return email, f"{label}.email"
     raise Rejected("Missing email address")

@@ -42,11 +42,11 @@ class QueueCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
         by_state = GaugeMetricFamily("receiver_invitations", "Invitations by state", labels=["state"])
-        for state, count in self.store.counts().items():
+        for state, count in self.store.reports.counts().items():
             by_state.add_metric([state], count)
         yield by_state
-        yield GaugeMetricFamily("receiver_queue_depth", "Invitations due now", value=self.store.due_count(now=now))
-        oldest = self.store.oldest_due(now=now)
+        yield GaugeMetricFamily("receiver_queue_depth", "Invitations due now", value=self.store.reports.due_count(now=now))
+        oldest = self.store.reports.oldest_due(now=now)
         yield GaugeMetricFamily("receiver_oldest_due_age_seconds", "How long the oldest due invitation has waited",
                                 value=(now - oldest).total_seconds() if oldest else 0.0)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from .text import parse_locale
+
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 ORDER_COMPLETED = "order completed"
 DESTINATION = "Trustpilot"  # our name in a message's ``integrations``
@@ -25,7 +27,6 @@ _ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _MAX_DEPTH = 32
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
 
 
 class MessageProblem(ValueError):
@@ -174,13 +175,6 @@ def parse_timestamp(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def parse_locale(value: Any) -> str | None:
-    """``de-DE``, ``en_GB``, ``fr`` as sent; None for anything that is not a plausible locale tag."""
-    if isinstance(value, str) and _LOCALE.match(value.strip()):
-        return value.strip()
-    return None
 
 
 def _optional_id(value: Any) -> str | None:

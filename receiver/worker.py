@@ -15,10 +15,10 @@ from typing import Protocol
 
 from . import bgl, metrics
 from .clock import Clock, utcnow
-from .config import TrustpilotSettings, WorkerSettings
-from .locales import invitation_link
+from .config import WorkerSettings
+from .links import LinkBuilder
 from .senders import ReadyInvitation, Sender, SendFailure
-from .store import Job, Store
+from .store import Job, Store, StoreUnavailable
 
 log = logging.getLogger("receiver.worker")
 PURGE_EVERY = 3600.0  # seconds between two retention sweeps of one worker
@@ -104,7 +104,7 @@ class Worker:
         settings: WorkerSettings,
         sender: Sender,
         *,
-        links: TrustpilotSettings,
+        links: LinkBuilder,
         clock: Clock = utcnow,
         rand: Callable[[], float] = random.random,
         iv_source: bgl.IvSource | None = None,
@@ -113,7 +113,7 @@ class Worker:
     ):
         self.store = store
         self.settings = settings
-        self.links = links  # the domain, keys and hosts each link is built with
+        self.links = links
         self.sender = sender
         self.clock = clock
         self.rand = rand
@@ -123,18 +123,16 @@ class Worker:
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
-        link = invitation_link(job.email, job.name, job.ref, job.skus, job.tags, job.locale, self.links,
-                               self.iv_source)
-        return ReadyInvitation(id=job.id, message_id=job.message_id, email=job.email, name=job.name, ref=job.ref,
-                               skus=job.skus, tags=job.tags, locale=job.locale, link=link)
+        link = self.links.link(job.invitation, self.iv_source)
+        return ReadyInvitation(id=job.id, invitation=job.invitation, link=link)
 
     def too_old(self, job: Job, now: datetime) -> bool:
-        age = self.settings.max_event_age
-        return bool(age and job.ordered_at and now - job.ordered_at > timedelta(seconds=age))
+        age, ordered_at = self.settings.max_event_age, job.invitation.ordered_at
+        return bool(age and ordered_at and now - ordered_at > timedelta(seconds=age))
 
     def deliver(self, job: Job, tally: Tally) -> None:
         if self.too_old(job, self.clock()):
-            if self.store.mark_expired(job, now=self.clock(), error="expired: the order is older than MAX_EVENT_AGE"):
+            if self.store.outbox.mark_expired(job, now=self.clock(), error="expired: the order is older than MAX_EVENT_AGE"):
                 tally.expired += 1
             log.info("invitation %s expired: the order is older than MAX_EVENT_AGE", job.id)
             return
@@ -152,7 +150,7 @@ class Worker:
         else:
             metrics.DELIVERIES.labels(sender, "sent").inc()
             metrics.DELIVERY_SECONDS.labels(sender).observe(time.perf_counter() - started)
-            if self.store.mark_sent(job, now=self.clock()):
+            if self.store.outbox.mark_sent(job, now=self.clock()):
                 tally.sent += 1
                 log.info("invitation %s sent (attempt %s)", job.id, job.attempts)
             else:
@@ -163,12 +161,12 @@ class Worker:
         now = self.clock()
         if transient and job.attempts < self.settings.max_attempts:
             wait = max(self.backoff.delay(job.attempts, self.rand), retry_after or 0.0)
-            if self.store.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error):
+            if self.store.outbox.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error):
                 tally.retrying += 1
             log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, error, wait)
         else:
             why = "permanent failure" if not transient else f"gave up after {job.attempts} attempts"
-            if self.store.mark_dead(job, now=now, error=f"{error} ({why})"):
+            if self.store.outbox.mark_dead(job, now=now, error=f"{error} ({why})"):
                 tally.dead += 1
             log.error("invitation %s is dead: %s (%s)", job.id, error, why)
 
@@ -176,17 +174,17 @@ class Worker:
         """Claim one batch and deliver it; jobs not started when asked to stop are released."""
         tally = Tally()
         claimed_at = self.clock()
-        jobs = self.store.claim(now=claimed_at, limit=self.settings.worker_batch,
-                                lease_seconds=self.settings.lease_seconds)
+        jobs = self.store.outbox.claim(now=claimed_at, limit=self.settings.worker_batch,
+                                       lease_seconds=self.settings.lease_seconds)
         for index, job in enumerate(jobs):
             if self.stop.is_set():
-                self.store.release(jobs[index:], now=self.clock())
+                self.store.outbox.release(jobs[index:], now=self.clock())
                 break
             if self._lease_half_gone(claimed_at):
                 # slow sends: give the rest back before another worker may take them while we still hold them
                 log.info("half the lease has gone on this batch; gave back %s invitation(s) to claim afresh",
                          len(jobs) - index)
-                self.store.release(jobs[index:], now=self.clock())
+                self.store.outbox.release(jobs[index:], now=self.clock())
                 break
             self.deliver(job, tally)
         return tally
@@ -210,15 +208,13 @@ class Worker:
         if self._last_purge is not None and (now - self._last_purge).total_seconds() < PURGE_EVERY:
             return 0
         self._last_purge = now
-        erased = self.store.purge(now=now, older_than_seconds=self.settings.retention)
+        erased = self.store.erasure.purge(now=now, older_than_seconds=self.settings.retention)
         if erased:
             log.info("erased the personal data of %s finished invitation(s) past the retention period", erased)
         return erased
 
     def run_forever(self) -> None:
         """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""
-        from .store import StoreUnavailable
-
         while not self.stop.is_set():
             try:
                 self.purge_if_due()

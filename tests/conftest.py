@@ -10,14 +10,17 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from receiver.config import load_settings
+from receiver.config import Settings, load_settings
+from receiver.links import LinkBuilder
 from receiver.store import Store
 from receiver.web import create_app
+from receiver.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -39,6 +42,11 @@ def base_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def worker_for(store: Store, settings: Settings, sender: Any, **options: Any) -> Worker:
+    """A worker as the CLI builds one: its own group of the settings, and the link builder of the Trustpilot group."""
+    return Worker(store, settings.worker, sender, links=LinkBuilder.from_settings(settings.trustpilot), **options)
 
 
 def basic_auth(key: str = API_KEY) -> dict[str, str]:

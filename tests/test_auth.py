@@ -35,7 +35,7 @@ def post(base, body=SEED, headers=None, path="/segment"):
 
 
 def stored(store):
-    return sum(store.counts().values())
+    return sum(store.reports.counts().values())
 
 
 def hmac_sha1(body: bytes, secret: str) -> str:

@@ -36,11 +36,11 @@ def test_an_actions_batch_keeps_the_good_messages_and_lists_the_bad(live_app, st
         "rejected": 1,
         "errors": [{"index": 3, "messageId": "actions-7d1f2a3b-0004", "reason": "Missing email address"}],
     }
-    assert store.find(message_id="actions-7d1f2a3b-0001")["ref"] == "UK-5001"
-    assert store.find(message_id="actions-7d1f2a3b-0002")["name"] == "Léa Martin"
-    assert sum(store.counts().values()) == 2
+    assert store.reports.find(message_id="actions-7d1f2a3b-0001").ref == "UK-5001"
+    assert store.reports.find(message_id="actions-7d1f2a3b-0002").name == "Léa Martin"
+    assert sum(store.reports.counts().values()) == 2
     again = post(live_app, body)  # Segment retries the whole batch: nothing new
-    assert again.json()["duplicate"] == 2 and sum(store.counts().values()) == 2
+    assert again.json()["duplicate"] == 2 and sum(store.reports.counts().values()) == 2
 
 
 def test_a_v1_batch_body_on_the_destination_endpoint(live_app, store):
@@ -48,9 +48,9 @@ def test_a_v1_batch_body_on_the_destination_endpoint(live_app, store):
     response = post(live_app, body)
     assert response.status_code == 200
     assert (response.json()["accepted"], response.json()["ignored"]) == (1, 2)
-    row = store.find(message_id="sdk-5f0e6a2c-0002")
+    row = store.reports.find(message_id="sdk-5f0e6a2c-0002")
     # the order carries no email: the identify call just before it in the batch does
-    assert (row["email"], row["name"], row["locale"]) == ("max.mustermann@example.de", "Max Mustermann", "de-DE")
+    assert (row.email, row.name, row.locale) == ("max.mustermann@example.de", "Max Mustermann", "de-DE")
 
 
 def test_the_batch_envelope_context_and_integrations_apply_to_each_message(live_app, store):
@@ -63,14 +63,14 @@ def test_the_batch_envelope_context_and_integrations_apply_to_each_message(live_
             "sentAt": "2026-11-21T09:30:00.120Z"}
     response = post(live_app, body)
     assert (response.json()["accepted"], response.json()["ignored"]) == (1, 2)
-    assert store.find(message_id="m-3")["locale"] == "de-DE"  # shared context; its own integrations win
+    assert store.reports.find(message_id="m-3").locale == "de-DE"  # shared context; its own integrations win
 
 
 def test_a_gzip_body(live_app, store):
     raw = (DIALECTS / "order-completed-gzip.json.gz").read_bytes()
     response = post(live_app, raw=raw, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 200 and response.json()["status"] == "accepted"
-    assert store.find(message_id="gzip-2b4c6d8e-0001")["ref"] == "NL-7001"
+    assert store.reports.find(message_id="gzip-2b4c6d8e-0001").ref == "NL-7001"
     batch = gzip.compress(json.dumps([order(1), order(2)]).encode())
     assert post(live_app, raw=batch, headers={"Content-Encoding": "x-gzip"}).json()["accepted"] == 2
 
@@ -82,7 +82,7 @@ def test_the_decompressed_size_is_capped(app, live_app, store):
     response = post(live_app, raw=bomb, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 413
     assert response.json() == {"message": "The decompressed body is larger than 4096 bytes"}
-    assert sum(store.counts().values()) == 0
+    assert sum(store.reports.counts().values()) == 0
     brotli = post(live_app, raw=b"x", headers={"Content-Encoding": "br"})
     assert brotli.status_code == 415
 
@@ -97,14 +97,14 @@ def test_a_full_batch_is_taken_and_one_more_is_refused(live_app, store, shape):
     assert refused.status_code == 413 and refused.json() == {"message": "A batch holds at most 4000 messages"}
     full = post(live_app, wrap([*viewed[:MAX_BATCH - 10], *(order(i) for i in range(10))]))
     assert full.status_code == 200 and (full.json()["accepted"], full.json()["ignored"]) == (10, MAX_BATCH - 10)
-    assert sum(store.counts().values()) == 10
+    assert sum(store.reports.counts().values()) == 10
 
 
 def test_a_batch_of_4000_orders_is_stored_in_one_go(live_app, store):
     """Webhooks (Actions) batches up to 4000 events: all of them orders must fit one insert on both databases."""
     response = post(live_app, [order(i) for i in range(MAX_BATCH)])
     assert response.status_code == 200 and response.json()["accepted"] == MAX_BATCH
-    assert store.counts()["pending"] == MAX_BATCH
+    assert store.reports.counts()["pending"] == MAX_BATCH
 
 
 def test_only_a_batch_where_nothing_is_accepted_is_a_400(live_app, store):
@@ -118,7 +118,7 @@ def test_only_a_batch_where_nothing_is_accepted_is_a_400(live_app, store):
         {"index": 2, "messageId": "x-1", "reason": "Unknown message type"},
         {"index": 3, "messageId": "m-2", "reason": "Missing order_id"},
     ]
-    assert sum(store.counts().values()) == 0
+    assert sum(store.reports.counts().values()) == 0
     one_good = post(live_app, [*bad, order(3)])
     assert one_good.status_code == 200 and one_good.json()["accepted"] == 1 and one_good.json()["rejected"] == 4
 

@@ -29,9 +29,9 @@ def post(base, body):
 def test_the_odd_casing_fixture(live_app, store):
     body = json.loads((FIXTURES / "dialects" / "order-completed-odd-casing.json").read_text())
     assert post(live_app, body).status_code == 200
-    row = store.find(message_id="casing-9a8b7c6d-0001")
-    assert (row["ref"], row["email"], row["name"], row["skus"]) == (
-        "CASE-8001", "casey.jones@example.com", "Casey Jones", ["CAP-RED", "p-501", "CAP-BLUE"])
+    row = store.reports.find(message_id="casing-9a8b7c6d-0001")
+    assert (row.ref, row.email, row.name, row.skus) == (
+        "CASE-8001", "casey.jones@example.com", "Casey Jones", ("CAP-RED", "p-501", "CAP-BLUE"))
 
 
 def test_every_spelling_in_properties_and_products(live_app, store):
@@ -52,9 +52,9 @@ def test_every_spelling_in_properties_and_products(live_app, store):
     response = post(live_app, batch)
     assert response.status_code == 200 and response.json()["accepted"] == len(batch), response.json()
     for index in range(len(batch)):
-        row = store.find(message_id=f"spelling-{index}")
-        assert (row["ref"], row["email"], row["name"], row["skus"]) == (
-            f"S-{index}", f"casing{index}@example.com", "Ada Lovelace", ["SKU-1", "P-2"])
+        row = store.reports.find(message_id=f"spelling-{index}")
+        assert (row.ref, row.email, row.name, row.skus) == (
+            f"S-{index}", f"casing{index}@example.com", "Ada Lovelace", ("SKU-1", "P-2"))
 
 
 @pytest.mark.parametrize("first, last", [("firstName", "lastName"), ("FIRST_NAME", "Surname"), ("First_Name", "LAST_NAME")])
@@ -68,9 +68,9 @@ def test_every_spelling_in_context_traits_and_stored_traits(live_app, store, fir
                    "properties": {"ORDER_ID": "C-2"}}
     response = post(live_app, [context_only, identify, stored_only])
     assert response.json()["accepted"] == 2, response.json()
-    assert (store.find(message_id="ctx")["email"], store.find(message_id="ctx")["name"]) == (
+    assert (store.reports.find(message_id="ctx").email, store.reports.find(message_id="ctx").name) == (
         "ctx@example.com", "Grace Hopper")
-    assert (store.find(message_id="stored")["email"], store.find(message_id="stored")["name"]) == (
+    assert (store.reports.find(message_id="stored").email, store.reports.find(message_id="stored").name) == (
         "stored@example.com", "Alan Turing")
 
 

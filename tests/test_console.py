@@ -15,7 +15,7 @@ from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.console import LOGIN_FAILURES, LOGIN_WINDOW, LoginLimiter, deliveries_chart
 from receiver.invitation import Invitation
-from receiver.store import DEAD, PENDING, RETRYING, SENT, Store
+from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
 from receiver.web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -45,15 +45,16 @@ def sign_in(client, password: str = PASSWORD) -> str:
 
 def stored(store: Store, clock: FakeClock, *refs: str, email: str = "jane.doe@example.com",
            due: datetime | None = None) -> list[int]:
-    items = [Invitation(message_id=f"m-{ref}", email=email, name="Jane Doe", ref=ref) for ref in refs]
-    store.add(items, domain="example.com", now=clock(), due_at=[due or clock()] * len(items))
-    return [store.find(message_id=f"m-{ref}")["id"] for ref in refs]
+    items = [NewInvitation(Invitation(message_id=f"m-{ref}", email=email, name="Jane Doe", ref=ref), due_at=due)
+             for ref in refs]
+    store.outbox.add(items, domain="example.com", now=clock())
+    return [store.reports.find(message_id=f"m-{ref}").id for ref in refs]
 
 
 def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbox unavailable") -> int:
     [invitation_id] = stored(store, clock, ref, due=clock() - timedelta(days=1))  # claimed before any other
-    [job] = store.claim(now=clock(), limit=1, lease_seconds=60)
-    store.mark_dead(job, now=clock(), error=error)
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(job, now=clock(), error=error)
     return invitation_id
 
 
@@ -196,7 +197,7 @@ def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_emai
     assert 'sandbox=""' in answer.get_data(as_text=True)
     assert "srcdoc=\"&lt;!" in answer.get_data(as_text=True) or "srcdoc=\"&lt;" in answer.get_data(as_text=True)
     assert link in re.search(r'<pre id="email-text">(.+?)</pre>', page, re.S).group(1)
-    assert store.counts()[PENDING] == 0 and store.find(message_id=SEED["messageId"]) is None
+    assert store.reports.counts()[PENDING] == 0 and store.reports.find(message_id=SEED["messageId"]) is None
 
 
 def test_preview_takes_the_email_from_stored_traits_and_says_so_and_renders_in_the_customers_language(
@@ -214,12 +215,12 @@ def test_preview_takes_the_email_from_stored_traits_and_says_so_and_renders_in_t
     assert "<th>locale</th><td>de-DE</td><td><code>context.locale</code>" in page
     assert "The email (de)" in page
     assert "https://de.trustpilot.com/evaluate-bgl/" in page
-    assert store.find(message_id="o-1") is None
+    assert store.reports.find(message_id="o-1") is None
 
 
 def test_preview_of_a_stored_message_or_order_says_duplicate_as_the_endpoint_would_and_still_shows_it(client, store):
     assert client.post("/segment", json=SEED, headers=basic_auth(API_KEY)).json["status"] == "accepted"
-    held = store.find(message_id=SEED["messageId"])["id"]
+    held = store.reports.find(message_id=SEED["messageId"]).id
     token = sign_in(client)
     same_order = dict(SEED, messageId="a-new-message-id")  # Segment's retry of another send of the same order
     for message in (SEED, same_order):
@@ -233,7 +234,7 @@ def test_preview_of_a_stored_message_or_order_says_duplicate_as_the_endpoint_wou
     another_order = dict(SEED, messageId="m-2", properties=dict(SEED["properties"], order_id="B-2"))
     page = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(another_order)})
     assert 'id="verdict">accepted<' in page.get_data(as_text=True)
-    assert store.counts()[PENDING] == 1
+    assert store.reports.counts()[PENDING] == 1
 
 
 @pytest.mark.parametrize(("name", "outcome", "reason"), [
@@ -324,12 +325,12 @@ def test_retry_puts_a_dead_invitation_back_in_the_queue(client, store, clock):
     dead = make_dead(store, clock, "X-1")
     token = sign_in(client)
     assert client.post(f"/console/invitations/{dead}/retry").status_code == 400  # no token
-    assert store.get(dead)["state"] == DEAD
+    assert store.reports.get(dead).state == DEAD
     answer = client.post(f"/console/invitations/{dead}/retry", data={"csrf_token": token}, follow_redirects=True)
     assert "Queued again: it is due now." in answer.get_data(as_text=True)
-    row = store.get(dead)
-    assert (row["state"], row["attempts"]) == (RETRYING, 0)
-    assert row["next_attempt_at"] == clock().replace(tzinfo=None)
+    row = store.reports.get(dead)
+    assert (row.state, row.attempts) == (RETRYING, 0)
+    assert row.next_attempt_at == clock()
 
 
 def test_retry_all_dead_retries_only_the_dead(client, store, clock):
@@ -338,8 +339,8 @@ def test_retry_all_dead_retries_only_the_dead(client, store, clock):
     token = sign_in(client)
     answer = client.post("/console/invitations/retry-dead", data={"csrf_token": token}, follow_redirects=True)
     assert "3 invitation(s) queued again." in answer.get_data(as_text=True)
-    assert [store.get(i)["state"] for i in dead] == [RETRYING] * 3
-    assert store.get(pending)["state"] == PENDING
+    assert [store.reports.get(i).state for i in dead] == [RETRYING] * 3
+    assert store.reports.get(pending).state == PENDING
 
 
 # -- overview ---------------------------------------------------------------------------------------
@@ -379,20 +380,20 @@ def test_store_page_and_deliveries_per_hour(backend, tmp_path, clock):
         stored(store, clock, *(f"S-{n}" for n in range(5)), due=clock() - timedelta(days=2))
         for hours_ago, count in ((0, 2), (3, 1), (30, 1)):
             moment = clock() - timedelta(hours=hours_ago)
-            for job in store.claim(now=moment, limit=count, lease_seconds=60):
-                store.mark_sent(job, now=moment)
-        rows, total = store.page(limit=2, offset=1)
-        assert total == 5 and [row["ref"] for row in rows] == ["S-3", "S-2"]
-        sent, sent_total = store.page(state=SENT)
+            for job in store.outbox.claim(now=moment, limit=count, lease_seconds=60):
+                store.outbox.mark_sent(job, now=moment)
+        rows, total = store.reports.page(limit=2, offset=1)
+        assert total == 5 and [row.ref for row in rows] == ["S-3", "S-2"]
+        sent, sent_total = store.reports.page(state=SENT)
         assert sent_total == 4 and len(sent) == 4
-        hours = store.deliveries_per_hour(now=clock())
+        hours = store.reports.deliveries_per_hour(now=clock())
         assert len(hours) == 24
         assert hours[-1] == (clock().replace(minute=0), 2)
         assert hours[-4][1] == 1 and sum(count for _, count in hours) == 3  # 30 h ago is outside
-        first = store.find(message_id="m-S-0")["id"]
-        assert store.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
-        assert store.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
-        assert store.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
+        first = store.reports.find(message_id="m-S-0").id
+        assert store.outbox.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
+        assert store.outbox.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
+        assert store.outbox.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
     finally:
         store.close()
 
@@ -426,7 +427,7 @@ def test_preview_of_a_suppressed_customer_says_so_and_stores_nothing(client, sto
     page = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(order)})
     assert 'id="verdict">suppressed<' in page.get_data(as_text=True)
     assert "Suppressed: the customer is in review_opt_out" in page.get_data(as_text=True)
-    assert store.counts() == {state: 0 for state in store.counts()}
+    assert store.reports.counts() == {state: 0 for state in store.reports.counts()}
 
 
 def test_the_business_name_in_the_preview_follows_the_smtp_senders_order():

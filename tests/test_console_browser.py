@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from receiver.invitation import Invitation
-from receiver.store import DEAD, RETRYING
+from receiver.store import DEAD, RETRYING, NewInvitation
 
 PASSWORD = "browser-test-password"
 pytestmark = pytest.mark.env(CONSOLE_PASSWORD=PASSWORD, SECRET_KEY="b" * 32)
@@ -52,10 +52,10 @@ def browser() -> Iterator[object]:
 
 
 def test_log_in_preview_the_seed_and_retry_a_dead_invitation(browser, live_app, store, clock):
-    store.add([Invitation(message_id="m-dead", email="jane.doe@example.com", name="Jane Doe", ref="DEAD-1")],
-              domain="example.com", now=clock(), due_at=[clock() - timedelta(minutes=5)])
-    [job] = store.claim(now=clock(), limit=1, lease_seconds=60)
-    store.mark_dead(job, now=clock(), error="550 mailbox unavailable")
+    dead = Invitation(message_id="m-dead", email="jane.doe@example.com", name="Jane Doe", ref="DEAD-1")
+    store.outbox.add([NewInvitation(dead, due_at=clock() - timedelta(minutes=5))], domain="example.com", now=clock())
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(job, now=clock(), error="550 mailbox unavailable")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(15000)
 
@@ -85,6 +85,6 @@ def test_log_in_preview_the_seed_and_retry_a_dead_invitation(browser, live_app, 
     page.click("#invitations >> text=Retry")
     page.wait_for_selector("text=Queued again: it is due now.")
     assert page.text_content("#state") == RETRYING
-    row = store.get(job.id)
-    assert row["state"] == RETRYING and row["state"] != DEAD
+    row = store.reports.get(job.id)
+    assert row.state == RETRYING and row.state != DEAD
     page.close()

@@ -5,15 +5,15 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from conftest import base_env, fixture
+from conftest import base_env, fixture, worker_for
 from receiver import bgl
 from receiver.cli import main, status_lines
 from receiver.config import load_settings
 from receiver.intake import Intake
 from receiver.invitation import Invitation
 from receiver.senders import SendFailure
-from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT
-from receiver.worker import Backoff, Worker
+from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT, NewInvitation
+from receiver.worker import Backoff
 
 
 class ScriptedSender:
@@ -34,17 +34,17 @@ class ScriptedSender:
 
 def make_worker(store, clock, sender, **env):
     settings = load_settings(base_env(**env))
-    return Worker(store, settings.worker, sender, links=settings.trustpilot, clock=clock, rand=lambda: 1.0,
-                  iv_source=lambda: bytes(16), backoff=Backoff(base_seconds=60, cap_seconds=3600)), settings
+    return worker_for(store, settings, sender, clock=clock, rand=lambda: 1.0, iv_source=lambda: bytes(16),
+                      backoff=Backoff(base_seconds=60, cap_seconds=3600)), settings
 
 
 def add(store, clock, ref="R-1", **kw):
     invitation = Invitation(message_id=f"m-{ref}", email="ann@example.com", name="Ann Lee", ref=ref, **kw)
-    store.add([invitation], domain="example.com", now=clock())
+    store.outbox.add([NewInvitation(invitation)], domain="example.com", now=clock())
 
 
 def state(store, invitation_id=1):
-    return store.get(invitation_id)["state"]
+    return store.reports.get(invitation_id).state
 
 
 def test_a_sent_invitation_carries_a_link_that_decodes_to_it(store, clock):
@@ -55,7 +55,19 @@ def test_a_sent_invitation_carries_a_link_that_decodes_to_it(store, clock):
     [ready] = sender.delivered
     assert bgl.decode(ready.link, settings.trustpilot.keys) == {"email": "ann@example.com", "name": "Ann Lee", "ref": "R-1",
                                                      "skus": ["S1"], "tags": ["t"]}
-    assert state(store) == SENT and store.get(1)["sent_at"] is not None
+    assert state(store) == SENT and store.reports.get(1).sent_at is not None
+
+
+def test_the_sender_gets_the_stored_invitation_wrapped_with_its_id_and_link(store, clock):
+    add(store, clock, skus=("S1", "S2"), tags=("t",), locale="de-DE", ordered_at=clock() - timedelta(hours=1))
+    sender = ScriptedSender()
+    make_worker(store, clock, sender)[0].drain()
+    [ready] = sender.delivered
+    assert ready.id == 1 and ready.invitation == Invitation(
+        message_id="m-R-1", email="ann@example.com", name="Ann Lee", ref="R-1", skus=("S1", "S2"), tags=("t",),
+        locale="de-DE", ordered_at=clock() - timedelta(hours=1))
+    fields = ("message_id", "email", "name", "ref", "skus", "tags", "locale")  # what senders have always read
+    assert [getattr(ready, name) for name in fields] == [getattr(ready.invitation, name) for name in fields]
 
 
 def test_transient_failures_back_off_exponentially_then_succeed(store, clock):
@@ -63,17 +75,17 @@ def test_transient_failures_back_off_exponentially_then_succeed(store, clock):
     sender = ScriptedSender(SendFailure("timeout", transient=True), SendFailure("451", transient=True))
     worker, _ = make_worker(store, clock, sender)
     assert worker.drain().retrying == 1
-    row = store.get(1)
-    assert row["state"] == RETRYING and row["last_error"] == "timeout" and row["attempts"] == 1
-    assert row["next_attempt_at"] == (clock.now + timedelta(seconds=60)).replace(tzinfo=None)
+    row = store.reports.get(1)
+    assert row.state == RETRYING and row.last_error == "timeout" and row.attempts == 1
+    assert row.next_attempt_at == (clock.now + timedelta(seconds=60))
     clock.advance(seconds=59)
     assert worker.drain().handled == 0  # not due yet
     clock.advance(seconds=1)
     assert worker.drain().retrying == 1
-    assert store.get(1)["next_attempt_at"] == (clock.now + timedelta(seconds=120)).replace(tzinfo=None)
+    assert store.reports.get(1).next_attempt_at == (clock.now + timedelta(seconds=120))
     clock.advance(seconds=120)
     assert worker.drain().sent == 1
-    assert state(store) == SENT and store.get(1)["attempts"] == 3 and store.get(1)["last_error"] is None
+    assert state(store) == SENT and store.reports.get(1).attempts == 3 and store.reports.get(1).last_error is None
 
 
 def test_backoff_has_jitter_and_a_cap():
@@ -87,14 +99,14 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff(store, clock):
     add(store, clock)
     worker, _ = make_worker(store, clock, ScriptedSender(SendFailure("429", transient=True, retry_after=900)))
     worker.drain()
-    assert store.get(1)["next_attempt_at"] == (clock.now + timedelta(seconds=900)).replace(tzinfo=None)
+    assert store.reports.get(1).next_attempt_at == (clock.now + timedelta(seconds=900))
 
 
 def test_a_permanent_failure_is_dead_at_once(store, clock):
     add(store, clock)
     worker, _ = make_worker(store, clock, ScriptedSender(SendFailure("550 no such mailbox", transient=False)))
     assert worker.drain().dead == 1
-    assert state(store) == DEAD and store.get(1)["last_error"] == "550 no such mailbox (permanent failure)"
+    assert state(store) == DEAD and store.reports.get(1).last_error == "550 no such mailbox (permanent failure)"
 
 
 def test_transient_failures_are_dead_after_max_attempts(store, clock):
@@ -104,15 +116,15 @@ def test_transient_failures_are_dead_after_max_attempts(store, clock):
     for _ in range(3):
         worker.drain()
         clock.advance(hours=2)
-    assert state(store) == DEAD and store.get(1)["attempts"] == 3
-    assert store.get(1)["last_error"] == "timeout (gave up after 3 attempts)"
+    assert state(store) == DEAD and store.reports.get(1).attempts == 3
+    assert store.reports.get(1).last_error == "timeout (gave up after 3 attempts)"
 
 
 def test_an_unexpected_sender_error_is_retried_without_its_details(store, clock):
     add(store, clock)
     worker, _ = make_worker(store, clock, ScriptedSender(RuntimeError("ann@example.com exploded")))
     worker.drain()
-    assert store.get(1)["last_error"] == "unexpected RuntimeError in the sender"
+    assert store.reports.get(1).last_error == "unexpected RuntimeError in the sender"
 
 
 def test_retry_command_brings_back_retrying_and_dead(store, clock, database_url):
@@ -129,7 +141,7 @@ def test_retry_command_brings_back_retrying_and_dead(store, clock, database_url)
     assert result.output.strip() == "1 invitation(s) due now"
     result = CliRunner().invoke(main, ["retry", "--id", "2"], env=env)
     assert result.output.strip() == "1 invitation(s) due now"
-    assert state(store, 2) == RETRYING and store.get(2)["attempts"] == 0 and state(store, 3) == DEAD
+    assert state(store, 2) == RETRYING and store.reports.get(2).attempts == 0 and state(store, 3) == DEAD
     result = CliRunner().invoke(main, ["retry", "--dead"], env=env)
     assert result.output.strip() == "3 invitation(s) due now"
     assert [state(store, i) for i in (1, 2, 3)] == [RETRYING, RETRYING, RETRYING]
@@ -154,7 +166,7 @@ def test_an_old_order_is_due_at_once_when_its_delay_has_passed(store, clock):
     order = fixture("order-completed-seed.json")
     order["timestamp"] = (clock.now - timedelta(days=1)).isoformat()
     Intake(settings.trustpilot, store, clock).process([order])
-    assert store.get(1)["next_attempt_at"] == clock.now.replace(tzinfo=None)
+    assert store.reports.get(1).next_attempt_at == clock.now
 
 
 def test_orders_older_than_max_event_age_expire_instead_of_being_sent(store, clock):
@@ -165,7 +177,7 @@ def test_orders_older_than_max_event_age_expire_instead_of_being_sent(store, clo
     tally = worker.drain()
     assert (tally.sent, tally.expired) == (1, 1)
     assert [ready.ref for ready in sender.delivered] == ["NEW"]
-    assert state(store, 1) == EXPIRED and store.get(1)["attempts"] == 0
+    assert state(store, 1) == EXPIRED and store.reports.get(1).attempts == 0
 
 
 def test_one_invitation_per_order_can_be_turned_off(store, clock):
@@ -210,7 +222,7 @@ def test_release_on_stop_gives_back_the_rest_of_the_batch(store, clock):
     tally = worker.run_batch()
     assert tally.sent == 1
     assert [state(store, i) for i in (1, 2, 3)] == [SENT, PENDING, PENDING]
-    assert store.get(2)["attempts"] == 0
+    assert store.reports.get(2).attempts == 0
 
 
 class SlowSender(ScriptedSender):
@@ -223,8 +235,8 @@ class SlowSender(ScriptedSender):
 
     def send(self, invitation):
         self.clock.advance(seconds=self.seconds)
-        row = self.store.get(invitation.id)
-        self.lease_held.append(row["state"] == "sending" and row["next_attempt_at"] > self.clock.now.replace(tzinfo=None))
+        row = self.store.reports.get(invitation.id)
+        self.lease_held.append(row.state == "sending" and row.next_attempt_at > self.clock.now)
         super().send(invitation)
 
 
@@ -235,8 +247,8 @@ def test_a_batch_of_slow_sends_never_outlives_its_lease(store, clock):
     worker, _ = make_worker(store, clock, sender, LEASE="120s", WORKER_BATCH="5")
     first = worker.run_batch()
     assert first.sent == 2  # 80 s gone of a 120 s lease: the other three go back, due now, not counted as attempts
-    assert [store.get(n)["state"] for n in (3, 4, 5)] == [PENDING] * 3
-    assert [store.get(n)["attempts"] for n in (3, 4, 5)] == [0, 0, 0]
+    assert [store.reports.get(n).state for n in (3, 4, 5)] == [PENDING] * 3
+    assert [store.reports.get(n).attempts for n in (3, 4, 5)] == [0, 0, 0]
     assert worker.drain().sent == 3
     assert sorted(ready.ref for ready in sender.delivered) == [f"R-{n}" for n in range(5)]
     assert sender.lease_held == [True] * 5  # without the guard the 4th and 5th sends ran on an expired lease

@@ -10,14 +10,13 @@ from email.utils import format_datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port
+from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port, worker_for
 from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, retry_after_seconds, settings_from_environ
-from receiver.store import Store
-from receiver.worker import Worker
+from receiver.store import NewInvitation, Store
 from servers import callback_server
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
@@ -34,7 +33,7 @@ def ready(id=42, **extra):
               "skus": ("BIER-KRUG-1", "GLAS-2"), "tags": ("segment",), "locale": "de-DE"}
     fields.update(extra)
     payload = {"email": fields["email"], "name": fields["name"], "ref": fields["ref"], "skus": list(fields["skus"])}
-    return ReadyInvitation(id=id, link=bgl.build_link(payload, KEYS, "example.com"), **fields)
+    return ReadyInvitation(id=id, invitation=Invitation(**fields), link=bgl.build_link(payload, KEYS, "example.com"))
 
 
 def sender_for(url, clock=None, **env):
@@ -188,11 +187,11 @@ def outbox(database_url):
 def _worker(store, database_url, url, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="http", CALLBACK_URL=url,
                                       CALLBACK_SECRET=SECRET))
-    store.add([Invitation(message_id="seg-1", email="jane@example.com", name="Jane Roe", ref="A-1",
-                          skus=("S1",), locale="en-GB")], domain="example.com", now=clock())
+    invitation = Invitation(message_id="seg-1", email="jane@example.com", name="Jane Roe", ref="A-1", skus=("S1",),
+                            locale="en-GB")
+    store.outbox.add([NewInvitation(invitation)], domain="example.com", now=clock())
     sender = load_sender("http", settings.environ)  # the sender's own clock is the real one, as in production
-    worker = Worker(store, settings.worker, sender, links=settings.trustpilot, clock=clock, rand=lambda: 0.0)
-    return worker, store.find(message_id="seg-1")["id"]
+    return worker_for(store, settings, sender, clock=clock, rand=lambda: 0.0), store.reports.find(message_id="seg-1").id
 
 
 def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(outbox, database_url):
@@ -201,12 +200,12 @@ def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(outbox, 
         callback.replies.append((503, {}))
         worker, row_id = _worker(outbox, database_url, callback.url, clock)
         assert worker.run_batch().retrying == 1
-        row = outbox.get(row_id)
-        assert row["state"] == "retrying" and row["last_error"].endswith("answered 503 Service Unavailable")
+        row = outbox.reports.get(row_id)
+        assert row.state == "retrying" and row.last_error.endswith("answered 503 Service Unavailable")
         clock.advance(seconds=15)  # the backoff of a first attempt, with rand() = 0
         assert worker.run_batch().sent == 1
         worker.sender.close()
-    assert outbox.get(row_id)["state"] == "sent"
+    assert outbox.reports.get(row_id).state == "sent"
     first, second = callback.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == str(row_id)
     first_data, second_data = verified(first)["data"], verified(second)["data"]
@@ -224,7 +223,7 @@ def test_retry_after_is_honoured_by_the_worker(outbox, database_url):
         callback.replies.append((503, {"Retry-After": "120"}))
         worker, row_id = _worker(outbox, database_url, callback.url, clock)
         worker.run_batch()
-        assert outbox.get(row_id)["next_attempt_at"] == (clock.now + timedelta(seconds=120)).replace(tzinfo=None)
+        assert outbox.reports.get(row_id).next_attempt_at == (clock.now + timedelta(seconds=120))
         clock.advance(seconds=119)
         assert worker.run_batch().handled == 0 and len(callback.requests) == 1
         clock.advance(seconds=1)
@@ -241,9 +240,9 @@ def test_400_is_dead_at_once_and_nothing_personal_is_logged(outbox, database_url
         with caplog.at_level(logging.INFO, logger="receiver"):
             assert worker.run_batch().dead == 1
         worker.sender.close()
-    row = outbox.get(row_id)
-    assert row["state"] == "dead" and row["attempts"] == 1
-    assert row["last_error"] == f"the callback {callback.url} answered 400 Bad Request (permanent failure)"
+    row = outbox.reports.get(row_id)
+    assert row.state == "dead" and row.attempts == 1
+    assert row.last_error == f"the callback {callback.url} answered 400 Bad Request (permanent failure)"
     assert "jane" not in caplog.text.lower() and "Roe" not in caplog.text
     assert len(callback.requests) == 1
 

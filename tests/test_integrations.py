@@ -41,7 +41,7 @@ def test_over_http(live_app, store, integrations, status):
     message = {**fixture("order-completed-seed.json"), "integrations": integrations}
     response = requests.post(f"{live_app}/segment", json=message, headers=basic_auth(), timeout=5)
     assert response.status_code == 200 and response.json()["status"] == status
-    assert sum(store.counts().values()) == (1 if status == "accepted" else 0)
+    assert sum(store.reports.counts().values()) == (1 if status == "accepted" else 0)
     if status == "ignored":
         assert response.json()["message"] == "Ignored: its integrations turn Trustpilot off"
 
@@ -52,4 +52,4 @@ def test_in_a_batch_and_on_the_tracking_api(live_app, store):
     response = requests.post(f"{live_app}/v1/batch", data=json.dumps({"batch": [off, on]}), headers=basic_auth(),
                              timeout=5)
     assert (response.json()["accepted"], response.json()["ignored"]) == (1, 1)
-    assert store.find(message_id=off["messageId"]) is None
+    assert store.reports.find(message_id=off["messageId"]) is None

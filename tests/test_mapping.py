@@ -94,20 +94,20 @@ def test_skus_are_mapped_by_sku_then_by_product_id(live_app, store):
     seed["properties"]["products"].append({"product_id": "45790-32"})  # a product id that is a mapped SKU
     assert post(live_app, seed).status_code == 200
     # 45790-32 by its sku; the Uno by its product_id; the unmapped one as sent; repeats dropped
-    assert store.find(message_id=seed["messageId"])["skus"] == ["MONOPOLY-3RD", "UNO-CLASSIC", "UNMAPPED-SKU"]
+    assert store.reports.find(message_id=seed["messageId"]).skus == ("MONOPOLY-3RD", "UNO-CLASSIC", "UNMAPPED-SKU")
 
 
 def test_tags_from_properties_sanitised_and_deduplicated(live_app, store):
     seed = fixture("order-completed-seed.json")
     seed["properties"].update(coupon=["hasbros", "Summer  Sale", "hasbros"], channel="x" * 100)
     assert post(live_app, seed).status_code == 200
-    tags = store.find(message_id=seed["messageId"])["tags"]
-    assert tags == ["segment", "Google_Store", "affiliation:Google_Store", "coupon:hasbros", "coupon:Summer_Sale",
-                    "channel:" + "x" * (MAX_TAG - len("channel:"))]
+    tags = store.reports.find(message_id=seed["messageId"]).tags
+    assert tags == ("segment", "Google_Store", "affiliation:Google_Store", "coupon:hasbros", "coupon:Summer_Sale",
+                    "channel:" + "x" * (MAX_TAG - len("channel:")))
     other = {**fixture("order-completed-no-products.json")}
     other["properties"]["affiliation"] = "  "  # blank: no tag
     post(live_app, other)
-    assert store.find(message_id=other["messageId"])["tags"] == ["segment", "Google_Store"]
+    assert store.reports.find(message_id=other["messageId"]).tags == ("segment", "Google_Store")
 
 
 @given(st.text(max_size=100))

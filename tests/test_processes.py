@@ -19,7 +19,7 @@ from conftest import base_env, basic_auth, fixture, free_port, fresh_postgres_ur
 from receiver.clock import utcnow
 from receiver.config import load_settings
 from receiver.invitation import Invitation
-from receiver.store import PENDING, SENT, Store, metadata
+from receiver.store import PENDING, SENT, NewInvitation, Store, metadata
 from receiver.web import create_app
 
 SUPPORT = Path(__file__).parent / "support"
@@ -42,10 +42,10 @@ def start_worker(env, cwd):
 
 
 def fill(store, count, prefix="R"):
-    items = [Invitation(message_id=f"m-{prefix}-{i}", email=f"c{i}@example.com", name="N", ref=f"{prefix}-{i}")
-             for i in range(count)]
+    items = [NewInvitation(Invitation(message_id=f"m-{prefix}-{i}", email=f"c{i}@example.com", name="N",
+                                      ref=f"{prefix}-{i}")) for i in range(count)]
     for start in range(0, count, 500):
-        assert all(store.add(items[start:start + 500], domain="example.com", now=utcnow()))
+        assert all(store.outbox.add(items[start:start + 500], domain="example.com", now=utcnow()))
 
 
 def stop(processes):
@@ -73,7 +73,7 @@ def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, d
             stop(workers)
     assert len(sink.received) == 1000
     assert set(sink.received.values()) == {1}, "some invitation was delivered twice"
-    assert store.counts()[SENT] == 1000
+    assert store.reports.counts()[SENT] == 1000
     assert all(worker.returncode == 0 for worker in workers)
 
 
@@ -86,18 +86,18 @@ def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_ur
         assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
         doomed.kill()  # SIGKILL in the middle of the send
         doomed.wait(timeout=10)
-        assert store.counts()[SENT] == 0
+        assert store.reports.counts()[SENT] == 0
         sink.hold.clear()
         successor = start_worker(env, tmp_path)
         try:
             assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60)
             deadline = time.monotonic() + 30
-            while store.counts()[SENT] != 1 and time.monotonic() < deadline:
+            while store.reports.counts()[SENT] != 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             stop([successor])
-    row = store.get(1)
-    assert row["state"] == SENT and row["attempts"] == 2
+    row = store.reports.get(1)
+    assert row.state == SENT and row.attempts == 2
 
 
 def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, database_url, tmp_path):
@@ -112,9 +112,9 @@ def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, databa
         sink.released.set()
         worker.wait(timeout=25)  # well inside a platform's 30 s grace
     assert worker.returncode == 0
-    counts = store.counts()
+    counts = store.reports.counts()
     assert counts[SENT] == 1 and counts[PENDING] == 4
-    assert {store.get(i)["attempts"] for i in range(2, 6)} == {0}
+    assert {store.reports.get(i).attempts for i in range(2, 6)} == {0}
 
 
 def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
@@ -134,7 +134,7 @@ def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
     blocker.close()
     again = client.post("/segment", json=seed, headers=basic_auth())  # Segment's retry
     assert again.status_code == 200 and again.get_json()["status"] == "accepted"
-    assert sum(store.counts().values()) == 1
+    assert sum(store.reports.counts().values()) == 1
 
 
 def test_an_unreachable_postgresql_is_a_503(tmp_path):
@@ -155,7 +155,7 @@ def test_concurrent_posts_of_one_message_and_one_order_make_one_invitation(live_
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(post, range(64)))
     assert statuses.count("accepted") == 1 and statuses.count("duplicate") == 63
-    assert sum(store.counts().values()) == 1
+    assert sum(store.reports.counts().values()) == 1
 
 
 def serve(env, cwd, port):
@@ -190,7 +190,7 @@ def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_pat
         server.wait(30)
     assert statuses.count("accepted") == 1
     store = Store(url)
-    assert sum(store.counts().values()) == 1
+    assert sum(store.reports.counts().values()) == 1
     store.close()
 
 
@@ -236,7 +236,7 @@ def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
         server.wait(30)
     assert len(acknowledged) == 150
     store = Store(url)
-    stored = {store.find(message_id=mid) is not None for mid in acknowledged}
+    stored = {store.reports.find(message_id=mid) is not None for mid in acknowledged}
     store.close()
     assert stored == {True}
 

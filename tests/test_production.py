@@ -99,13 +99,13 @@ def test_nothing_personal_reaches_any_log_or_output(tmp_path):
 
 
 def test_an_unexpected_error_is_a_json_500_logged_once_with_a_masked_traceback(sqlite_url):
-    class Broken(Store):
-        def add(self, items, **kw):
-            raise RuntimeError(f"exploded while storing {items[0].email}")
+    def broken_add(rows, **kw):
+        raise RuntimeError(f"exploded while storing {rows[0].invitation.email}")
 
     settings = load_settings(base_env(DATABASE_URL=sqlite_url))
-    store = Broken(sqlite_url)
+    store = Store(sqlite_url)
     store.upgrade()
+    store.outbox.add = broken_add
     client = create_app(settings, store=store).test_client()
     with Captured() as captured:
         response = client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, ROOT, base_env
 from receiver import bgl
+from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, available, load_sender
 
 PLUGIN = ROOT / "tests" / "plugins" / "receiver_test_sender"
@@ -51,11 +52,11 @@ def test_the_plugin_is_listed_and_loaded_by_name(plugin_site, tmp_path):
     assert {"log", "smtp", "http", "jsonl-file"} <= set(available())
     out = tmp_path / "sent.jsonl"
     sender = load_sender("jsonl-file", {"TEST_SENDER_FILE": str(out)})
-    sender.send(ReadyInvitation(id=1, message_id="m", email="a@b.co", name="A", ref="R-1", skus=(), tags=(),
-                                locale="nl-NL", link="https://example/x"))
+    sender.send(ReadyInvitation(id=1, invitation=Invitation(message_id="m", email="a@b.co", name="A", ref="R-1",
+                                                            locale="nl-NL"), link="https://example/x"))
     with pytest.raises(SendFailure):
-        sender.send(ReadyInvitation(id=2, message_id="n", email="a@b.co", name="A", ref="REFUSE-2", skus=(), tags=(),
-                                    locale=None, link="https://example/y"))
+        sender.send(ReadyInvitation(id=2, invitation=Invitation(message_id="n", email="a@b.co", name="A",
+                                                                ref="REFUSE-2"), link="https://example/y"))
     sender.close()
     assert [json.loads(line) for line in out.read_text().splitlines()] == [
         {"id": 1, "ref": "R-1", "locale": "nl-NL", "link": "https://example/x"}]

@@ -6,14 +6,13 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port
+from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port, worker_for
 from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.smtp import SmtpSender, message_id, settings_from_environ
-from receiver.store import Store
-from receiver.worker import Worker
+from receiver.store import NewInvitation, Store
 from servers import Authenticator, html_links_and_text, make_pki, smtp_server
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
@@ -27,9 +26,9 @@ def pki(tmp_path_factory):
 
 def ready(id=7, email="jane.doe@example.com", name="Jane Doe", locale=None, message_id="msg-7", **extra):
     payload = {"email": email, "name": name, "ref": extra.get("ref", "A-1001"), "skus": ["SKU-1", "SKU-2"]}
-    return ReadyInvitation(id=id, message_id=message_id, email=email, name=name, ref=payload["ref"],
-                           skus=("SKU-1", "SKU-2"), tags=(), locale=locale,
-                           link=bgl.build_link(payload, KEYS, "example.com"))
+    invitation = Invitation(message_id=message_id, email=email, name=name, ref=payload["ref"],
+                            skus=("SKU-1", "SKU-2"), tags=(), locale=locale)
+    return ReadyInvitation(id=id, invitation=invitation, link=bgl.build_link(payload, KEYS, "example.com"))
 
 
 def smtp_env(port, scheme="smtp", userinfo="", query="", **extra):
@@ -284,11 +283,11 @@ def _worker_with_one_invitation(database_url, port, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="smtp", **smtp_env(port)))
     store = Store(database_url)
     store.create_schema()
-    store.add([Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
-                          skus=("BIER-KRUG-1",), locale="de-DE")], domain="example.com", now=clock())
-    worker = Worker(store, settings.worker, load_sender("smtp", settings.environ), links=settings.trustpilot,
-                    clock=clock, rand=lambda: 0.0)
-    return worker, store, store.find(message_id="seg-1")["id"]
+    invitation = Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
+                            skus=("BIER-KRUG-1",), locale="de-DE")
+    store.outbox.add([NewInvitation(invitation)], domain="example.com", now=clock())
+    worker = worker_for(store, settings, load_sender("smtp", settings.environ), clock=clock, rand=lambda: 0.0)
+    return worker, store, store.reports.find(message_id="seg-1").id
 
 
 def test_451_then_250_through_the_worker_ends_sent_after_a_retry(database_url):
@@ -298,16 +297,16 @@ def test_451_then_250_through_the_worker_ends_sent_after_a_retry(database_url):
         worker, store, row_id = _worker_with_one_invitation(database_url, port, clock)
         try:
             first = worker.run_batch()
-            row = store.get(row_id)
-            assert (first.retrying, row["state"], row["attempts"]) == (1, "retrying", 1)
-            assert row["last_error"].startswith("the SMTP server refused the recipient: 451 4.7.1 Greylisted")
-            assert "jurgen@" not in row["last_error"] and "j***@example.de" in row["last_error"]
-            assert row["next_attempt_at"] == (clock.now + timedelta(seconds=15)).replace(tzinfo=None)
+            row = store.reports.get(row_id)
+            assert (first.retrying, row.state, row.attempts) == (1, "retrying", 1)
+            assert row.last_error.startswith("the SMTP server refused the recipient: 451 4.7.1 Greylisted")
+            assert "jurgen@" not in row.last_error and "j***@example.de" in row.last_error
+            assert row.next_attempt_at == (clock.now + timedelta(seconds=15))
             assert worker.run_batch().handled == 0  # not due yet
             clock.advance(seconds=15)
             second = worker.run_batch()
-            row = store.get(row_id)
-            assert (second.sent, row["state"], row["attempts"], row["last_error"]) == (1, "sent", 2, None)
+            row = store.reports.get(row_id)
+            assert (second.sent, row.state, row.attempts, row.last_error) == (1, "sent", 2, None)
         finally:
             worker.sender.close()
             store.close()
@@ -324,12 +323,12 @@ def test_550_through_the_worker_is_dead_at_once(database_url, caplog):
         try:
             with caplog.at_level(logging.INFO, logger="receiver"):
                 tally = worker.run_batch()
-            row = store.get(row_id)
+            row = store.reports.get(row_id)
         finally:
             worker.sender.close()
             store.close()
-    assert (tally.dead, row["state"], row["attempts"]) == (1, "dead", 1)
-    assert row["last_error"] == ("the SMTP server refused the recipient: 550 5.1.1 <j***@example.de>: Recipient "
+    assert (tally.dead, row.state, row.attempts) == (1, "dead", 1)
+    assert row.last_error == ("the SMTP server refused the recipient: 550 5.1.1 <j***@example.de>: Recipient "
                                  "address rejected: User unknown (permanent failure)")
     assert "jurgen@example.de" not in caplog.text and "Jürgen" not in caplog.text
     assert mailbox.received == []

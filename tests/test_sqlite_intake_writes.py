@@ -7,20 +7,20 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from receiver.invitation import Invitation
-from receiver.store import Store, StoreUnavailable
+from receiver.store import NewInvitation, Store, StoreUnavailable
 
 
-def order(n: int) -> Invitation:
-    return Invitation(message_id=f"m-{n}", email="a@example.com", name="Ann Lee", ref=f"R-{n}", skus=(), tags=())
+def order(n: int) -> NewInvitation:
+    return NewInvitation(Invitation(message_id=f"m-{n}", email="a@example.com", name="Ann Lee", ref=f"R-{n}"))
 
 
 def test_many_threads_of_one_process_all_store_their_orders(sqlite_url, clock):
     store = Store(sqlite_url, timeout_seconds=5)
     store.create_schema()
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda n: store.add([order(n)], domain="example.com", now=clock()), range(400)))
+        results = list(pool.map(lambda n: store.outbox.add([order(n)], domain="example.com", now=clock()), range(400)))
     assert results == [[True]] * 400
-    assert store.counts()["pending"] == 400
+    assert store.reports.counts()["pending"] == 400
     store.close()
 
 
@@ -30,7 +30,7 @@ def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlit
     holding, done = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with store._intake_write():
+        with store.database.intake_write():
             holding.set()
             done.wait(10)
 
@@ -39,9 +39,9 @@ def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlit
     holding.wait(10)
     try:
         with pytest.raises(StoreUnavailable):
-            store.add([order(1)], domain="example.com", now=clock())
+            store.outbox.add([order(1)], domain="example.com", now=clock())
     finally:
         done.set()
         thread.join()
-    assert store.add([order(1)], domain="example.com", now=clock()) == [True]
+    assert store.outbox.add([order(1)], domain="example.com", now=clock()) == [True]
     store.close()

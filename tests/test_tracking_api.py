@@ -7,7 +7,7 @@ import requests
 from segment.analytics import Client
 from segment.analytics.request import APIError
 
-from conftest import API_KEY, FIXTURES, basic_auth, fixture
+from conftest import API_KEY, FIXTURES, basic_auth, fixture, worker_for
 from receiver.bgl import Keys, decode
 
 CALLS = ["track", "identify", "page", "screen", "group", "alias"]
@@ -29,7 +29,7 @@ def test_the_track_endpoint_takes_a_message_without_its_type(live_app, store):
     response = post(live_app, "/v1/track", body)
     assert response.status_code == 200
     assert response.json()["success"] is True and response.json()["accepted"] == 1
-    assert store.find(message_id=body["messageId"])["ref"] == "50314b8e9bcf000000000000"
+    assert store.reports.find(message_id=body["messageId"]).ref == "50314b8e9bcf000000000000"
 
 
 def test_the_path_says_the_call_type(live_app, store):
@@ -45,7 +45,7 @@ def test_calls_we_do_not_use_are_accepted_and_ignored(live_app, store, call):
     assert response.status_code == 200
     assert response.json() == {"success": True, "received": 1, "accepted": 0, "duplicate": 0, "suppressed": 0,
                                "ignored": 1, "rejected": 0, "errors": []}
-    assert sum(store.counts().values()) == 0
+    assert sum(store.reports.counts().values()) == 0
 
 
 def test_the_batch_endpoint_and_what_it_answers_for_messages_we_cannot_use(live_app, store):
@@ -58,7 +58,7 @@ def test_the_batch_endpoint_and_what_it_answers_for_messages_we_cannot_use(live_
     assert response.json()["success"] is True
     assert (response.json()["accepted"], response.json()["ignored"], response.json()["rejected"]) == (1, 2, 1)
     assert response.json()["errors"] == [{"index": 3, "messageId": "no-email", "reason": "Missing email address"}]
-    assert store.find(message_id="sdk-5f0e6a2c-0002")["email"] == "max.mustermann@example.de"
+    assert store.reports.find(message_id="sdk-5f0e6a2c-0002").email == "max.mustermann@example.de"
 
 
 @pytest.mark.parametrize("request_kwargs, status, code", [
@@ -77,7 +77,7 @@ def test_errors_carry_a_code_and_a_message_as_sdks_expect(live_app, store, reque
                                          **request_kwargs.get("headers", {})})
     assert response.status_code == status
     assert response.json()["code"] == code and response.json()["message"]
-    assert sum(store.counts().values()) == 0
+    assert sum(store.reports.counts().values()) == 0
 
 
 # -- segment-analytics-python itself ----------------------------------------------------------------
@@ -103,13 +103,13 @@ def test_every_order_the_sdk_sends_becomes_an_invitation(live_app, store, gzip):
     client.alias(previous_id="anon-9", user_id="user-9")
     client.track(user_id="user-9", event="Product Viewed", properties={"sku": "X"})
 
-    assert store.counts()["pending"] == 4
+    assert store.reports.counts()["pending"] == 4
     for number in range(3):
-        row = store.find(message_id=f"sdk-{gzip}-{number}")
-        assert (row["email"], row["name"], row["ref"], row["skus"], row["locale"]) == (
-            f"buyer{number}@example.com", f"Buyer {number}", f"SDK-{number}", [f"SKU-{number}"], "de-DE")
-    nine = store.find(message_id="sdk-9")
-    assert (nine["email"], nine["name"]) == ("nine@example.com", "Nine Nein")  # from the identify call
+        row = store.reports.find(message_id=f"sdk-{gzip}-{number}")
+        assert (row.email, row.name, row.ref, row.skus, row.locale) == (
+            f"buyer{number}@example.com", f"Buyer {number}", f"SDK-{number}", (f"SKU-{number}",), "de-DE")
+    nine = store.reports.find(message_id="sdk-9")
+    assert (nine.email, nine.name) == ("nine@example.com", "Nine Nein")  # from the identify call
 
 
 def test_the_sdk_in_its_usual_background_mode(live_app, store):
@@ -120,7 +120,7 @@ def test_the_sdk_in_its_usual_background_mode(live_app, store):
     client.flush()
     client.join()
     assert errors == []
-    assert store.counts()["pending"] == 25
+    assert store.reports.counts()["pending"] == 25
 
 
 def test_the_sdk_hears_a_wrong_write_key_as_an_api_error(live_app, store):
@@ -129,12 +129,11 @@ def test_the_sdk_hears_a_wrong_write_key_as_an_api_error(live_app, store):
         client.track(user_id="u", event="Order Completed", properties=order_properties(1))
     assert (failed.value.status, failed.value.code, failed.value.message) == (
         401, "unauthorized", "Missing or invalid API key")
-    assert sum(store.counts().values()) == 0
+    assert sum(store.reports.counts().values()) == 0
 
 
 def test_an_sdk_order_goes_all_the_way_to_a_link(live_app, store, settings):
     from receiver.senders import ReadyInvitation
-    from receiver.worker import Worker
 
     sent: list[ReadyInvitation] = []
 
@@ -147,7 +146,7 @@ def test_an_sdk_order_goes_all_the_way_to_a_link(live_app, store, settings):
 
     sdk(live_app, gzip=True).track(user_id="u-1", event="Order Completed", context={"locale": "en-GB"},
                                    properties=order_properties(1))
-    assert Worker(store, settings.worker, Collect(), links=settings.trustpilot).drain().sent == 1
+    assert worker_for(store, settings, Collect()).drain().sent == 1
     [invitation] = sent
     assert invitation.link.startswith("https://uk.trustpilot.com/evaluate-bgl/example.com?p=")
     assert decode(invitation.link, Keys(settings.trustpilot.keys.encrypt, settings.trustpilot.keys.auth)) == {

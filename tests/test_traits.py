@@ -44,39 +44,39 @@ def order(message_id, ref, user_id=None, anonymous_id=None, context_traits=None,
 
 def test_traits_merge_as_segment_merges_them(store, clock):
     now = clock()
-    store.remember_traits([TraitUpdate("user:u-1", {"email": "a@example.com", "first_name": "Ann"}, now)], now=now)
-    store.remember_traits([TraitUpdate("user:u-1", {"email": "b@example.com", "last_name": "Lee"},
+    store.traits.remember([TraitUpdate("user:u-1", {"email": "a@example.com", "first_name": "Ann"}, now)], now=now)
+    store.traits.remember([TraitUpdate("user:u-1", {"email": "b@example.com", "last_name": "Lee"},
                                        now + timedelta(minutes=1))], now=now)
-    assert store.known_traits(["user:u-1", "user:nobody"]) == {
+    assert store.traits.known(["user:u-1", "user:nobody"]) == {
         "user:u-1": {"email": "b@example.com", "first_name": "Ann", "last_name": "Lee"}}
 
 
 def test_an_older_identify_arriving_late_does_not_overwrite_a_newer_one(store, clock):
     now = clock()
-    store.remember_traits([TraitUpdate("user:u-1", {"email": "new@example.com"}, now)], now=now)
+    store.traits.remember([TraitUpdate("user:u-1", {"email": "new@example.com"}, now)], now=now)
     retried = TraitUpdate("user:u-1", {"email": "old@example.com", "name": "Old Only"}, now - timedelta(hours=3))
-    store.remember_traits([retried], now=now)  # Segment retries for hours
-    assert store.known_traits(["user:u-1"])["user:u-1"] == {"email": "new@example.com", "name": "Old Only"}
+    store.traits.remember([retried], now=now)  # Segment retries for hours
+    assert store.traits.known(["user:u-1"])["user:u-1"] == {"email": "new@example.com", "name": "Old Only"}
 
 
 def test_one_batch_touching_one_trait_many_times_keeps_the_newest(store, clock):
     now = clock()
     updates = [TraitUpdate("user:u-1", {AUDIENCE: value}, now + timedelta(seconds=offset))
                for value, offset in [(True, 5), (False, 9), (True, 1), (True, 9)]]  # a tie: the later one wins
-    assert store.remember_traits(updates, now=now) == 1
-    assert store.known_traits(["user:u-1"]) == {"user:u-1": {AUDIENCE: True}}
+    assert store.traits.remember(updates, now=now) == 1
+    assert store.traits.known(["user:u-1"]) == {"user:u-1": {AUDIENCE: True}}
 
 
 def test_concurrent_identifies_of_one_user_never_fail_and_the_newest_wins(store, clock):
     now = clock()
 
     def write(i):
-        return store.remember_traits([TraitUpdate("user:u-1", {"email": f"e{i}@example.com", f"t{i % 3}": i},
+        return store.traits.remember([TraitUpdate("user:u-1", {"email": f"e{i}@example.com", f"t{i % 3}": i},
                                                   now + timedelta(seconds=i))], now=now)
 
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(write, range(40))) == 80
-    assert store.known_traits(["user:u-1"])["user:u-1"] == {"email": "e39@example.com", "t0": 39, "t1": 37, "t2": 38}
+    assert store.traits.known(["user:u-1"])["user:u-1"] == {"email": "e39@example.com", "t0": 39, "t1": 37, "t2": 38}
 
 
 # -- identify, then an order that does not say who the customer is ----------------------------------
@@ -86,10 +86,10 @@ def test_an_order_takes_email_and_name_from_the_stored_traits_of_its_user(live_a
                                             "phone": "+44 20 7946 0000"}, user_id="u-1")).status_code == 200
     response = post(live_app, order("o-1", "R-1", user_id="u-1"))
     assert response.status_code == 200 and response.json()["status"] == "accepted"
-    row = store.find(message_id="o-1")
-    assert (row["email"], row["name"]) == ("ada@example.com", "Ada Lovelace")
+    row = store.reports.find(message_id="o-1")
+    assert (row.email, row.name) == ("ada@example.com", "Ada Lovelace")
     # only what an invitation can use is kept
-    assert store.known_traits(["user:u-1"])["user:u-1"] == {"email": "ada@example.com", "first_name": "Ada",
+    assert store.traits.known(["user:u-1"])["user:u-1"] == {"email": "ada@example.com", "first_name": "Ada",
                                                              "last_name": "Lovelace"}
 
 
@@ -99,7 +99,8 @@ def test_user_id_first_then_anonymous_id(live_app, store):
     post(live_app, [order("o-1", "R-1", anonymous_id="a-1"),  # a guest: the anonymous id's traits
                     order("o-2", "R-2", user_id="u-1", anonymous_id="a-1"),  # both: the user's email, the guest's name
                     order("o-3", "R-3", user_id="u-unknown", anonymous_id="a-1")])
-    assert [(store.find(message_id=m)["email"], store.find(message_id=m)["name"]) for m in ("o-1", "o-2", "o-3")] == [
+    rows = [store.reports.find(message_id=m) for m in ("o-1", "o-2", "o-3")]
+    assert [(row.email, row.name) for row in rows] == [
         ("anon@example.com", "Anon"), ("user@example.com", "Anon"), ("anon@example.com", "Anon")]
 
 
@@ -107,16 +108,16 @@ def test_the_properties_then_the_context_traits_come_before_the_stored_traits(li
     post(live_app, identify("id-1", {"email": "stored@example.com", "name": "Stored"}, user_id="u-1"))
     post(live_app, [order("o-1", "R-1", user_id="u-1", email="props@example.com"),
                     order("o-2", "R-2", user_id="u-1", context_traits={"email": "ctx@example.com"})])
-    assert store.find(message_id="o-1")["email"] == "props@example.com"
-    assert (store.find(message_id="o-2")["email"], store.find(message_id="o-2")["name"]) == (
+    assert store.reports.find(message_id="o-1").email == "props@example.com"
+    assert (store.reports.find(message_id="o-2").email, store.reports.find(message_id="o-2").name) == (
         "ctx@example.com", "Stored")
 
 
 def test_traits_only_email_fixture(live_app, store):
     body = json.loads((FIXTURES / "dialects" / "order-completed-traits-only-email.json").read_text())
     assert post(live_app, body).json()["status"] == "accepted"
-    row = store.find(message_id="traits-3c4d5e6f-0001")
-    assert (row["email"], row["name"], row["locale"]) == ("lucia.garcia@example.es", "Lucía García", "es-ES")
+    row = store.reports.find(message_id="traits-3c4d5e6f-0001")
+    assert (row.email, row.name, row.locale) == ("lucia.garcia@example.es", "Lucía García", "es-ES")
 
 
 def test_an_order_of_a_stranger_is_still_rejected(live_app, store):
@@ -127,14 +128,14 @@ def test_an_order_of_a_stranger_is_still_rejected(live_app, store):
 def test_only_plain_values_are_remembered(live_app, store):
     post(live_app, identify("id-1", {"email": "x" * 2000, "name": {"first": "A"}, "first_name": "Ann",
                                      "last_name": None}, user_id="u-1"))
-    assert store.known_traits(["user:u-1"]) == {"user:u-1": {"first_name": "Ann", "last_name": None}}
+    assert store.traits.known(["user:u-1"]) == {"user:u-1": {"first_name": "Ann", "last_name": None}}
 
 
 def test_an_identify_not_meant_for_us_is_not_remembered(live_app, store):
     response = post(live_app, identify("id-1", {"email": "x@example.com"}, user_id="u-1",
                                        integrations={"Trustpilot": False}))
     assert response.json()["status"] == "ignored"
-    assert store.known_traits(["user:u-1"]) == {}
+    assert store.traits.known(["user:u-1"]) == {}
 
 
 # -- Engage ------------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def test_an_engage_audience_sync_is_one_transaction_however_many_identifies(live
     response = post(live_app, members)
     assert response.status_code == 200 and response.json()["ignored"] == 1500
     assert len(commits) == 1
-    known = store.known_traits([f"user:member-{n}" for n in range(1500)] + ["anon:anon-1499"])
+    known = store.traits.known([f"user:member-{n}" for n in range(1500)] + ["anon:anon-1499"])
     assert len(known) == 1501 and all(traits == {AUDIENCE: True} for traits in known.values())
 
 
@@ -171,9 +172,9 @@ def test_a_member_of_a_suppressing_audience_gets_no_invitation(live_app, store, 
     assert response.status_code == 200
     assert response.json() == {"status": "suppressed", "message": f"Suppressed: the customer is in {AUDIENCE}",
                                "messageId": seed["messageId"]}
-    row = store.find(message_id=seed["messageId"])
-    assert (row["state"], row["last_error"]) == (SUPPRESSED, f"suppressed: {AUDIENCE}")
-    assert store.claim(now=clock(), limit=10, lease_seconds=60) == []  # the worker never sees it
+    row = store.reports.find(message_id=seed["messageId"])
+    assert (row.state, row.last_error) == (SUPPRESSED, f"suppressed: {AUDIENCE}")
+    assert store.outbox.claim(now=clock(), limit=10, lease_seconds=60) == []  # the worker never sees it
     assert post(live_app, seed).json()["status"] == "duplicate"  # Segment's retry
 
     left = copy.deepcopy(ENGAGE)  # Engage says so when the user leaves the audience
@@ -190,8 +191,8 @@ def test_suppression_by_the_event_own_traits_and_in_a_batch(live_app, store):
              order("o-3", "R-3", anonymous_id="a-3", email="c@example.com", context_traits={"unsubscribed": "true"})]
     response = post(live_app, batch)
     assert (response.json()["accepted"], response.json()["suppressed"]) == (1, 2)
-    assert store.counts()[SUPPRESSED] == 2 and store.counts()["pending"] == 1
-    assert store.find(message_id="o-1")["last_error"] == "suppressed: unsubscribed"
+    assert store.reports.counts()[SUPPRESSED] == 2 and store.reports.counts()["pending"] == 1
+    assert store.reports.find(message_id="o-1").last_error == "suppressed: unsubscribed"
 
 
 @pytest.mark.env(SUPPRESS_AUDIENCES="unsubscribed")

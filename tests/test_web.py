@@ -17,16 +17,16 @@ def post(client, body, headers=None, raw=None):
 
 
 def stored(store):
-    return sum(store.counts().values())
+    return sum(store.reports.counts().values())
 
 
 def test_the_seed_order_is_accepted_and_stored(client, store):
     response = post(client, fixture("order-completed-seed.json"))
     assert response.status_code == 200
     assert response.get_json()["status"] == "accepted"
-    row = store.find(message_id="ajs-next-1f7b0c2d9e8a4c1f8a2b3c4d5e6f7a81")
-    assert (row["email"], row["name"], row["ref"], row["skus"]) == (
-        "test@example.com", "John Johnson", "50314b8e9bcf000000000000", ["45790-32", "46493-32"])
+    row = store.reports.find(message_id="ajs-next-1f7b0c2d9e8a4c1f8a2b3c4d5e6f7a81")
+    assert (row.email, row.name, row.ref, row.skus) == (
+        "test@example.com", "John Johnson", "50314b8e9bcf000000000000", ("45790-32", "46493-32"))
 
 
 def test_the_same_message_again_is_a_duplicate(client, store):

@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection ``receiver.store.Store.upgrade`` hands over."""
+"""Alembic environment: runs on the connection ``receiver.store.migrations.upgrade`` hands over."""
 
 from alembic import context
 
-from receiver.store import metadata
+from receiver.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")

@@ -13,22 +13,48 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from ..invitation import Invitation
+
 ENTRY_POINT_GROUP = "receiver.senders"
 
 
 @dataclass(frozen=True)
 class ReadyInvitation:
-    """Everything a sender may need: who, what, in which language, and the link itself."""
+    """Everything a sender may need: the stored invitation's id, the invitation (who, what, in which language) and
+    its link. The invitation's fields read as the ready invitation's own (``invitation.email`` ...), as senders,
+    third-party ones too, have always read them."""
 
     id: int
-    message_id: str
-    email: str
-    name: str
-    ref: str
-    skus: tuple[str, ...]
-    tags: tuple[str, ...]
-    locale: str | None
+    invitation: Invitation
     link: str
+
+    @property
+    def message_id(self) -> str:
+        return self.invitation.message_id
+
+    @property
+    def email(self) -> str:
+        return self.invitation.email
+
+    @property
+    def name(self) -> str:
+        return self.invitation.name
+
+    @property
+    def ref(self) -> str:
+        return self.invitation.ref
+
+    @property
+    def skus(self) -> tuple[str, ...]:
+        return self.invitation.skus
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.invitation.tags
+
+    @property
+    def locale(self) -> str | None:
+        return self.invitation.locale
 
 
 class SendFailure(Exception):

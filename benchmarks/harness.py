@@ -1,0 +1,296 @@
+"""What every part shares: constants, pure helpers (ratios, percentiles, alternating rounds), the run's set-up,
+processes and servers started and stopped within deadlines, and the only functions that reach into the
+receiver's internals (the store, the gunicorn options, the sender's invitation): adapt those here alone."""
+
+from __future__ import annotations
+
+import base64
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "benchmarks"
+SEED = ROOT / "fixtures" / "order-completed-seed.json"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/bench"
+API_KEY = "bench-key"
+DOMAIN = "bench.example.com"
+CALLBACK_SECRET = "whsec_" + base64.b64encode(b"receiver benchmark callback secret").decode()
+
+T = TypeVar("T")
+
+
+# -- pure helpers (tested in tests/test_benchmark_helpers.py) -------------------------------------------------
+
+def ratio(ours: float, baseline: float) -> float:
+    return ours / baseline if baseline else float("inf")
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of ``values`` (``fraction`` in 0..1)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+def alternating(rounds: int, *measures: Callable[[], T]) -> list[list[T]]:
+    """Each measure's results over ``rounds`` rounds taken in turn (a, b, a, b, ...), so that the machine's
+    noise falls on every side alike."""
+    results: list[list[T]] = [[] for _ in measures]
+    for _ in range(rounds):
+        for mine, measure in zip(results, measures, strict=True):
+            mine.append(measure())
+    return results
+
+
+def seconds_per_item(action: Callable[[], Any], count: int) -> float:
+    """How long ``action`` takes, divided by the ``count`` items it handles."""
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) / count
+
+
+def basic_auth(api_key: str) -> str:
+    return "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()
+
+
+# -- the run's set-up ----------------------------------------------------------------------------------------
+
+@dataclass
+class Setup:
+    wrk: str | None
+    workdir: Path
+    seed: dict[str, Any]
+    seconds: float
+    connections: int
+    workers: int
+    quick: bool
+    postgres: str | None
+
+
+def keys_environ(database: str, workdir: Path) -> dict[str, str]:
+    """The environment of a receiver process: this one's, without any real keys, with the benchmark's."""
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith(("SEGMENT_", "TRUSTPILOT_", "CALLBACK_", "SMTP_", "MAIL_", "PROMETHEUS_"))}
+    environ.update({
+        "DATABASE_URL": database,
+        "TRUSTPILOT_DOMAIN": DOMAIN,
+        "TRUSTPILOT_ENCRYPT_KEY": base64.b64encode(b"e" * 32).decode(),
+        "TRUSTPILOT_AUTH_KEY": base64.b64encode(b"a" * 32).decode(),
+        "SEGMENT_API_KEYS": API_KEY,
+        "SENDER": "log",
+        "PYTHONUNBUFFERED": "1",
+        "HOME": str(workdir),
+    })
+    return environ
+
+
+def receiver_command() -> list[str]:
+    script = Path(sys.executable).with_name("receiver")  # the console script the Procfile runs
+    return [str(script)] if script.exists() else [sys.executable, "-m", "receiver"]
+
+
+def helper_command(name: str, *args: object) -> list[str]:
+    """One of the benchmark's own helper processes (see ``benchmarks/__main__.py``)."""
+    return [sys.executable, "-m", "benchmarks", name, *map(str, args)]
+
+
+def helper_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default this process's) with the repository on the path, so ``-m benchmarks`` runs anywhere."""
+    base = dict(os.environ if environ is None else environ)
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH", "")]))
+    return base
+
+
+# -- processes and servers, each within a deadline -------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_all(processes: Sequence[subprocess.Popen[Any]], timeout: float) -> None:
+    """Until every process has exited; a ``TimeoutExpired`` once ``timeout`` seconds have passed for all."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.wait(max(0.0, deadline - time.monotonic()))
+
+
+def first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """The first line a process prints on its stdout pipe, waiting at most ``timeout`` seconds for it."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise RuntimeError(f"{process.args!r} printed nothing within {timeout:.0f}s")
+    return process.stdout.readline().decode().strip()
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} before answering")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+@contextmanager
+def server(kind: str, environ: dict[str, str], workdir: Path, workers: int) -> Iterator[str]:
+    """``receiver serve`` (the Procfile's web line) or the bare Flask app, under the same gunicorn options."""
+    port = free_port()
+    if kind == "receiver":
+        command = [*receiver_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        health = "/readyz"
+    else:
+        command, environ = helper_command("_bare", port, workers), helper_environ(environ)
+        health = "/healthz"
+    log_file = (workdir / f"{kind}-{port}.log").open("wb")
+    process = subprocess.Popen(command, env=environ, cwd=workdir, stdout=log_file, stderr=log_file)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}{health}", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log_file.close()
+
+
+def serve_bare(port: int, workers: int) -> None:
+    """A Flask endpoint that only answers 200, under ``receiver serve``'s own gunicorn options."""
+    from flask import Flask, jsonify
+    from gunicorn.app.base import BaseApplication
+
+    app = Flask("bare")
+
+    @app.post("/segment")
+    def segment() -> Any:
+        return jsonify({"status": "ok"}), 200
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok"}), 200
+
+    class Bare(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(port, workers).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Bare().run()
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------------------
+
+def postgres_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used (one line), or None when it answers."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlalchemy_url(url), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any reason to skip is printed
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+# -- the receiver's internals: the only functions here that import them ------------------------------------------
+
+@dataclass
+class Outbox:
+    """What the parts need of a migrated store: its engine, its invitations table, its dialect's name."""
+
+    engine: Any
+    invitations: Any
+    dialect: str
+    sent: str  # the state of a sent invitation
+
+
+@contextmanager
+def opened_outbox(database: str) -> Iterator[Outbox]:
+    """The receiver's store on ``database`` (a ``DATABASE_URL``), migrated, closed afterwards."""
+    from receiver.config import database_url
+    from receiver.store import SENT, Store, invitations
+
+    store = Store(database_url(database))
+    try:
+        store.upgrade()
+        yield Outbox(engine=store.engine, invitations=invitations, dialect=store.dialect, sent=SENT)
+    finally:
+        store.close()
+
+
+def sqlalchemy_url(database: str) -> str:
+    """A ``DATABASE_URL`` as the receiver hands it to SQLAlchemy (``postgres://`` and the driver's name)."""
+    from receiver.config import database_url
+
+    return database_url(database)
+
+
+def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
+    """``receiver serve``'s gunicorn options, so that the bare baseline runs under the very same."""
+    from receiver.cli import gunicorn_options as receiver_options
+
+    return receiver_options("127.0.0.1", port, workers)
+
+
+def http_sender_and_invitation(url: str) -> tuple[Any, Callable[[int], Any]]:
+    """The receiver's HTTP sender (its entry-point factory) posting to ``url``, and a maker of ready
+    invitations by id, as the worker hands them to a sender."""
+    from receiver.invitation import Invitation
+    from receiver.senders import ReadyInvitation
+    from receiver.senders.http import from_environ
+
+    sender = from_environ({"CALLBACK_URL": url, "CALLBACK_SECRET": CALLBACK_SECRET})
+
+    def invitation(number: int) -> Any:
+        return ReadyInvitation(id=number, invitation=Invitation(message_id="bench", email="jane@example.com",
+                                                                name="Jane Roe", ref="R-1", skus=("SKU-1",),
+                                                                tags=("segment",), locale="en-GB"),
+                               link="https://uk.trustpilot.com/evaluate-bgl/bench.example.com?p=" + "A" * 240)
+
+    return sender, invitation

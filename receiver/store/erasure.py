@@ -1,0 +1,51 @@
+"""Erasure of personal data: the retention sweep (``purge``) and an erasure request for one address (``forget``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from .engine import Database
+from .schema import FINISHED, QUEUED, SUPPRESSED, invitations, user_traits
+from .traits import chunks
+
+
+class Erasure:
+    def __init__(self, database: Database):
+        self.database = database
+
+    def purge(self, *, now: datetime, older_than_seconds: float) -> int:
+        """Erase the personal data of finished invitations (sent, dead, suppressed, expired) last touched
+        more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
+        cutoff = now - timedelta(seconds=older_than_seconds)
+        statement = (
+            update(invitations)
+            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff,
+                   invitations.c.email.is_not(None))
+            .values(email=None, name=None)
+        )
+        with self.database.engine.begin() as conn:
+            erased = conn.execute(statement).rowcount
+            conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff))  # traits not heard of since
+        return erased
+
+    def forget(self, email: str, *, now: datetime) -> tuple[list[int], int]:
+        """Erase one address from every invitation (any casing; unsent ones become ``suppressed``) and every
+        stored trait of each customer id that carried it. The ids of the invitations changed, and how many
+        customer ids lost their traits."""
+        wanted = email.strip().lower()
+        match = func.lower(invitations.c.email) == wanted
+        with self.database.engine.begin() as conn:
+            ids = [row.id for row in conn.execute(select(invitations.c.id).where(match).order_by(invitations.c.id))]
+            if ids:
+                conn.execute(update(invitations).where(invitations.c.id.in_(ids), invitations.c.state.in_(QUEUED))
+                             .values(state=SUPPRESSED, last_error="erased on request", lease_token=None))
+                conn.execute(update(invitations).where(invitations.c.id.in_(ids))
+                             .values(email=None, name=None, updated_at=now))
+            emails = select(user_traits.c.identity, user_traits.c.value).where(user_traits.c.name == "email")
+            identities = sorted({row.identity for row in conn.execute(emails)
+                                 if isinstance(row.value, str) and row.value.strip().lower() == wanted})
+            for chunk in chunks(identities):
+                conn.execute(delete(user_traits).where(user_traits.c.identity.in_(chunk)))
+        return ids, len(identities)

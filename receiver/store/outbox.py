@@ -1,0 +1,204 @@
+"""The outbox: invitations as rows of a work queue.
+
+Every write is one statement in one transaction, so it is atomic on both databases:
+- ``add`` inserts with ``ON CONFLICT DO NOTHING``: the unique ``message_id`` and unique
+  ``(domain, order_key)`` make a retried or repeated message a no-op, even under concurrency;
+- ``claim`` moves due rows to ``sending`` with a lease in one ``UPDATE ... RETURNING``
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so no row goes to two workers; a ``sending`` row
+  whose lease ran out is due again;
+- ``mark_*`` only touch a row still held under the caller's lease token.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, or_, select, update
+
+from ..invitation import Invitation
+from .engine import Database
+from .schema import DEAD, EXPIRED, MAX_ERROR, PENDING, RETRYING, SENDING, SENT, invitations, queued
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    """One invitation for ``Outbox.add``, with how it is to be stored.
+
+    ``order_key``: what makes a second order the same order (None: the invitation's ``ref``); ``due_at``: when
+    it may first be sent (None: now); ``state`` other than ``pending`` (e.g. ``suppressed``) with its ``reason``,
+    stored as the row's ``last_error``.
+    """
+
+    invitation: Invitation
+    order_key: str | None = None
+    state: str = PENDING
+    due_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed invitation, held under ``lease_token`` until the worker records what happened."""
+
+    id: int
+    invitation: Invitation
+    attempts: int
+    lease_token: str
+
+
+_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
+
+
+def _job(row: Any, token: str) -> Job:
+    invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
+                            skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
+                            ordered_at=row.ordered_at)
+    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
+
+
+@functools.cache
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    """The UPDATE that records a job's outcome, setting ``columns``, built once per shape (the worker runs one
+    per invitation, and building and caching-keying a fresh statement cost as much as the round trip)."""
+    return (
+        update(invitations)
+        .where(invitations.c.id == bindparam("b_job_id"), invitations.c.lease_token == bindparam("b_lease_token"),
+               invitations.c.state == SENDING)
+        .values(lease_token=None, updated_at=bindparam("b_updated_at"),
+                **{name: bindparam(f"b_new_{name}") for name in columns})
+    )
+
+
+class Outbox:
+    def __init__(self, database: Database):
+        self.database = database
+
+    def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool]:
+        """Store each new invitation in one transaction; per row, True if stored, False if a duplicate.
+
+        A duplicate has the ``message_id`` of a stored invitation (or of an earlier row of the same call), or the
+        same order key for the domain: Segment's retries and repeated orders make no second row.
+        """
+        if not rows:
+            return []
+        values = [self._values(row, domain, now) for row in rows]
+        insert = self.database.insert(invitations)
+        statement = insert.on_conflict_do_nothing().returning(invitations.c.message_id)
+        with self.database.intake_write(), self.database.writing(one_statement=len(values) == 1) as conn:
+            # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
+            # compiled once and well inside each database's limit on bound parameters.
+            stored = {found.message_id for found in conn.execute(statement, values)}
+        result = []
+        for row in rows:
+            result.append(row.invitation.message_id in stored)
+            stored.discard(row.invitation.message_id)  # a second copy in the same batch is a duplicate
+        return result
+
+    @staticmethod
+    def _values(row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
+        invitation = row.invitation
+        return {
+            "message_id": invitation.message_id,
+            "domain": domain,
+            "ref": invitation.ref,
+            "order_key": invitation.ref if row.order_key is None else row.order_key,
+            "email": invitation.email,
+            "name": invitation.name,
+            "skus": list(invitation.skus),
+            "tags": list(invitation.tags),
+            "locale": invitation.locale,
+            "state": row.state,
+            "last_error": row.reason,
+            "attempts": 0,
+            "next_attempt_at": now if row.due_at is None else row.due_at,
+            "ordered_at": invitation.ordered_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def holder(self, *, message_id: str, domain: str, order_key: str) -> int | None:
+        """The id of the stored invitation that ``add`` would find this one a duplicate of, if any."""
+        statement = select(invitations.c.id).where(or_(
+            invitations.c.message_id == message_id,
+            and_(invitations.c.domain == domain, invitations.c.order_key == order_key),
+        )).limit(1)
+        with self.database.reading() as conn:
+            return conn.execute(statement).scalar()
+
+    def claim(self, *, now: datetime, limit: int, lease_seconds: float) -> list[Job]:
+        """Take up to ``limit`` due invitations for one worker, leased until ``now + lease_seconds``."""
+        token = secrets.token_hex(16)
+        due = (
+            select(invitations.c.id)
+            .where(queued, invitations.c.next_attempt_at <= now)
+            .order_by(invitations.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self.database.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(invitations)
+            .where(invitations.c.id.in_(due.scalar_subquery()))
+            .values(
+                state=SENDING,
+                attempts=invitations.c.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                lease_token=token,
+                updated_at=now,
+            )
+            .returning(*(invitations.c[name] for name in _CLAIMED))
+        )
+        with self.database.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        return sorted((_job(row, token) for row in rows), key=lambda job: job.id)
+
+    def _finish(self, job: Job, now: datetime, **values: Any) -> bool:
+        statement = _finish_statement(tuple(sorted(values)))
+        parameters = {f"b_new_{name}": value for name, value in values.items()}
+        with self.database.writing(one_statement=True) as conn:  # one UPDATE per invitation the worker sends
+            result = conn.execute(statement, {"b_job_id": job.id, "b_lease_token": job.lease_token,
+                                              "b_updated_at": now, **parameters})
+            return result.rowcount == 1
+
+    def mark_sent(self, job: Job, *, now: datetime) -> bool:
+        """Record a delivery; False if the lease had been lost to another worker meanwhile."""
+        return self._finish(job, now, state=SENT, sent_at=now, last_error=None)
+
+    def mark_retry(self, job: Job, *, now: datetime, at: datetime, error: str) -> bool:
+        return self._finish(job, now, state=RETRYING, next_attempt_at=at, last_error=error[:MAX_ERROR])
+
+    def mark_dead(self, job: Job, *, now: datetime, error: str) -> bool:
+        return self._finish(job, now, state=DEAD, last_error=error[:MAX_ERROR])
+
+    def mark_expired(self, job: Job, *, now: datetime, error: str) -> bool:
+        """The order is too old to ask about (``MAX_EVENT_AGE``): never sent; the attempt not counted."""
+        return self._finish(job, now, state=EXPIRED, attempts=job.attempts - 1, last_error=error[:MAX_ERROR])
+
+    def release(self, jobs: Iterable[Job], *, now: datetime) -> None:
+        """Give claimed rows back untouched (a stopping worker): due now, the attempt not counted."""
+        for job in jobs:
+            self._finish(job, now, state=PENDING if job.attempts <= 1 else RETRYING,
+                         attempts=job.attempts - 1, next_attempt_at=now)
+
+    def retry(self, *, now: datetime, dead: bool = False, invitation_id: int | None = None) -> int:
+        """Make ``retrying`` (and with ``dead``, ``dead``) invitations due now; how many were changed.
+
+        With ``invitation_id``, just that one, in either state. A retried dead row gets a fresh attempt budget.
+        """
+        states = [RETRYING, DEAD] if dead or invitation_id is not None else [RETRYING]
+        statement = update(invitations).where(invitations.c.state.in_(states), invitations.c.email.is_not(None))
+        if invitation_id is not None:
+            statement = statement.where(invitations.c.id == invitation_id)
+        statement = statement.values(
+            state=RETRYING,
+            next_attempt_at=now,
+            updated_at=now,
+            attempts=case((invitations.c.state == DEAD, 0), else_=invitations.c.attempts),
+        )
+        with self.database.engine.begin() as conn:
+            return conn.execute(statement).rowcount

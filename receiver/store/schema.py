@@ -1,0 +1,99 @@
+"""The tables, the names of the states, and the column type that keeps every stored time in UTC.
+
+The Alembic migrations in ``receiver/migrations`` build exactly these tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
+    "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
+)
+STATES = (PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED)
+QUEUED = (PENDING, RETRYING, SENDING)  # a SENDING row is due again once its lease (next_attempt_at) ran out
+FINISHED = (SENT, DEAD, SUPPRESSED, EXPIRED)
+MAX_ERROR = 500
+MAX_IDENTITY = 300
+MAX_TRAIT_NAME = 255
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC ``datetime`` in Python, stored as a naive UTC ``DATETIME``/``TIMESTAMP`` (what the
+    migrations created, so no data moves). A naive time is refused: it could be any zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored time must be timezone-aware (UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("ref", String(255), nullable=False),
+    Column("order_key", String(300), nullable=False),
+    Column("email", String(254)),
+    Column("name", String(255)),
+    Column("skus", JSON, nullable=False, default=list),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("locale", String(35)),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_token", String(32)),
+    Column("last_error", String(MAX_ERROR)),
+    Column("ordered_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("message_id", name="uq_invitations_message_id"),
+    UniqueConstraint("domain", "order_key", name="uq_invitations_domain_order"),
+)
+queued = invitations.c.state.in_(QUEUED)  # the rows a worker may claim once due; the partial index covers them
+Index("ix_invitations_due", invitations.c.next_attempt_at, postgresql_where=queued, sqlite_where=queued)
+Index("ix_invitations_state", invitations.c.state)
+
+# One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``.
+user_traits = Table(
+    "user_traits",
+    metadata,
+    Column("identity", String(MAX_IDENTITY), nullable=False),
+    Column("name", String(MAX_TRAIT_NAME), nullable=False),
+    Column("value", JSON(none_as_null=True)),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
+)

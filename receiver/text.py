@@ -1,0 +1,118 @@
+"""The text rules every part shares: email addresses, host names, locale tags, and free text as a field.
+
+Pure: strings in, strings out (no Flask, no store, no sender). Each rule is written here once, so that changing
+one (the email check to a validating library, locales to full BCP 47) is an edit to this module alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MAX_EMAIL = 254
+MAX_TAG = 64
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+(\.[A-Za-z0-9\-\u00a0-\uffff]+)+$")
+# A host name (a domain as registered on Trustpilot, a Trustpilot host); IDN labels are allowed as Unicode.
+DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
+                    r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
+# A plausible locale tag: a language, then up to three subtags (script, region, variant), ``-`` or ``_`` between.
+LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_SUBTAG_SEPARATOR = re.compile(r"[-_]")
+_POSIX_SUFFIX = re.compile(r"[.@].*$", re.DOTALL)  # ``de_DE.UTF-8@euro``: a POSIX locale's codeset and modifier
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s+")
+
+
+# -- email addresses --------------------------------------------------------------------------------
+
+def valid_email(value: Any) -> str | None:
+    """``value`` as the address to store and send (white space around it removed), or None when it is not an
+    address an invitation can go to. The one check of an address, wherever one comes in."""
+    if not isinstance(value, str):
+        return None
+    email = value.strip()
+    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        return None
+    return email
+
+
+# -- host names -------------------------------------------------------------------------------------
+
+def is_domain(value: str) -> bool:
+    """``example.com``, ``de.trustpilot.com``: a bare host name (no scheme, port or path)."""
+    return bool(DOMAIN.match(value))
+
+
+# -- locales ----------------------------------------------------------------------------------------
+
+def is_locale(value: str) -> bool:
+    """``de-DE``, ``en_GB``, ``fr``, ``zh-Hant-TW``: a plausible locale tag, in any case, either separator."""
+    return bool(LOCALE.match(value))
+
+
+def parse_locale(value: Any) -> str | None:
+    """A locale as sent (white space around it removed); None for anything that is not a plausible tag."""
+    if isinstance(value, str) and is_locale(value.strip()):
+        return value.strip()
+    return None
+
+
+def _subtags(value: str) -> list[str]:
+    """``de_DE.UTF-8`` -> ``["de", "DE"]``: the parts of a tag, white space around each and empty ones dropped."""
+    parts = (part.strip() for part in _SUBTAG_SEPARATOR.split(_POSIX_SUFFIX.sub("", value)))
+    return [part for part in parts if part]
+
+
+def normal_locale(value: str) -> str:
+    """``de_de`` / ``DE-de`` -> ``de-DE``; ``NL`` -> ``nl``: language lower case, other parts as BCP 47 writes them."""
+    parts = _subtags(value)
+    if not parts:
+        return ""
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.upper() if len(part) == 2 or part.isdigit() else part.title() if len(part) == 4 else part.lower())
+    return "-".join(out)
+
+
+def language_and_region(locale: str) -> tuple[str, str | None]:
+    """``zh-Hant-TW`` -> (``zh``, ``zh-TW``): the language, and language-region when there is a region."""
+    parts = normal_locale(locale).split("-")
+    region = next((part for part in parts[1:] if len(part) == 2 or (len(part) == 3 and part.isdigit())), None)
+    return parts[0], f"{parts[0]}-{region}" if region else None
+
+
+def language_of(locale: str | None) -> str | None:
+    """``de-DE``, ``de_DE``, ``DE`` -> ``de``; None for anything that is not a language tag."""
+    parts = _subtags(locale or "")
+    primary = parts[0].lower() if parts else ""
+    return primary if is_language(primary) else None
+
+
+def is_language(value: str) -> bool:
+    """``de``, ``fil``: a language as ``language_of`` gives it (and as the email templates' folders are named)."""
+    return bool(_LANGUAGE.match(value))
+
+
+# -- free text as a field ---------------------------------------------------------------------------
+
+def clean_text(value: Any, limit: int) -> str:
+    """A string field as text: control characters out, whitespace folded, bounded; '' if absent."""
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = _CONTROL.sub(" ", str(value))
+    return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def sanitise_tag(tag: str) -> str:
+    """Tags never contain spaces: runs of whitespace become ``_``; bounded length."""
+    return _SPACE.sub("_", _CONTROL.sub("", tag).strip())[:MAX_TAG]
+
+
+def unique(items: Iterable[str]) -> tuple[str, ...]:
+    """Blanks dropped, duplicates removed, order kept."""
+    return tuple(dict.fromkeys(item for item in items if item))
