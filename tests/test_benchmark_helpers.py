@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import fixture
+from support.data import fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("benchmark_run", ROOT / "benchmarks" / "run.py")

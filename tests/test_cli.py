@@ -13,9 +13,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture, free_port
 from receiver import bgl
 from receiver.cli import main
+from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.net import free_port
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 LINK = re.compile(r"https://[a-z-]+\.trustpilot\.com/evaluate-bgl/\S+")  # the host follows the locale

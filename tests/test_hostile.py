@@ -7,12 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import base_env, basic_auth, fixture
 from receiver.config import load_settings
 from receiver.invitation import Invitation, Rejected, Rules, invitation_from
 from receiver.segment import MessageProblem, parse_message
 from receiver.store import Store
 from receiver.web import create_app
+from support.data import base_env, basic_auth, fixture
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import base_env, basic_auth, fixture
 from receiver.bgl import decode
 from receiver.config import ConfigError, load_settings, normal_locale
 from receiver.locales import COUNTRY_SITES, host_for
 from receiver.worker import Worker
+from support.data import base_env, basic_auth, fixture
 
 DEFAULT = load_settings(base_env())
 

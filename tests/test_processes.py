@@ -13,21 +13,24 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.sink import Sink
 
-from conftest import base_env, basic_auth, fixture, free_port, fresh_postgres_url
 from receiver.clock import utcnow
 from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.store import PENDING, SENT, Store, metadata
 from receiver.web import create_app
+from support.data import base_env, basic_auth, fixture
+from support.net import free_port
+from support.postgres import fresh_postgres_url
+from support.sink import Sink
 
-SUPPORT = Path(__file__).parent / "support"
+# the sink sender (an entry point of its own) that worker processes find on PYTHONPATH
+SINK_PLUGIN = Path(__file__).parent / "plugins" / "sink"
 
 
 def process_env(database_url, **extra):
     env = {**os.environ, **base_env(DATABASE_URL=database_url, **extra)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SINK_PLUGIN), env.get("PYTHONPATH")]))
     return env
 
 

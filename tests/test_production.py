@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from test_ops import Captured
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture, free_port
 from receiver.cli import main
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
+from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.net import free_port
 
 
 def totals(text):
