@@ -23,6 +23,7 @@ from support.data import base_env, basic_auth, fixture
 from support.net import free_port
 from support.postgres import fresh_postgres_url
 from support.sink import Sink
+from support.wait import wait_for_server, wait_until
 
 # the sink sender (an entry point of its own) that worker processes find on PYTHONPATH
 SINK_PLUGIN = Path(__file__).parent / "plugins" / "sink"
@@ -86,17 +87,15 @@ def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_ur
         sink.hold.set()
         env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="1s")
         doomed = start_worker(env, tmp_path)
-        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60), "the first worker never sent"
         doomed.kill()  # SIGKILL in the middle of the send
         doomed.wait(timeout=10)
         assert store.counts()[SENT] == 0
         sink.hold.clear()
         successor = start_worker(env, tmp_path)
         try:
-            assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60)
-            deadline = time.monotonic() + 30
-            while store.counts()[SENT] != 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60), "the successor never sent"
+            wait_until(lambda: store.counts()[SENT] == 1, "the successor to record the send as sent")
         finally:
             stop([successor])
     row = store.get(1)
@@ -109,7 +108,7 @@ def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, databa
         sink.hold.set()
         env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="10m")
         worker = start_worker(env, tmp_path)
-        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60), "the worker never sent"
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.2)  # the signal arrives while the send is in hand
         sink.released.set()
@@ -165,14 +164,13 @@ def serve(env, cwd, port):
     process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not come up")
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)  # a server that never answered is left to nobody else
+        process.wait(10)
+        raise
+    return process
 
 
 def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
@@ -227,12 +225,12 @@ def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        while len(acknowledged) < 40:
-            time.sleep(0.01)
+        wait_until(lambda: len(acknowledged) >= 40, "the client to have 40 events acknowledged", timeout=60,
+                   interval=0.01)
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
         server = serve(env, tmp_path, port)
-        assert done.wait(120)
+        assert done.wait(120), f"the client had only {len(acknowledged)} of 150 events acknowledged after 120 s"
     finally:
         thread.join(5)
         os.killpg(server.pid, signal.SIGTERM)
@@ -278,17 +276,11 @@ def test_serve_with_worker_is_a_whole_service_in_one_command(tmp_path):
             [sys.executable, "-m", "receiver", "serve", "--worker", "--host", "127.0.0.1", "--port", str(port)],
             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    response = requests.post(f"http://127.0.0.1:{port}/segment", json=fixture("order-completed-seed.json"),
-                                             headers=basic_auth(), timeout=5)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
+            wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
+            response = requests.post(f"http://127.0.0.1:{port}/segment", json=fixture("order-completed-seed.json"),
+                                     headers=basic_auth(), timeout=5)
             assert response.json()["status"] == "accepted"
-            assert sink.wait_for(lambda got: got == {1: 1}, timeout=60)
+            assert sink.wait_for(lambda got: got == {1: 1}, timeout=60), f"the sink got {dict(sink.received)}"
         finally:
             process.send_signal(signal.SIGTERM)  # the master stops its web workers and the delivery worker
             process.wait(30)

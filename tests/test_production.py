@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 from click.testing import CliRunner
@@ -19,6 +18,7 @@ from receiver.store import Store
 from receiver.web import create_app
 from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
 from support.net import free_port
+from support.wait import wait_for_server
 
 
 def totals(text):
@@ -39,14 +39,7 @@ def test_metrics_add_up_across_two_gunicorn_workers(tmp_path):
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        wait_for_server(f"{base}/healthz", process=server)
         seed = fixture("order-completed-seed.json")
         for i in range(30):  # a fresh connection each time, so both workers take some
             body = dict(seed, messageId=f"m-{i}", properties=dict(seed["properties"], order_id=f"O-{i}"))
