@@ -66,6 +66,7 @@ def stop(processes):
             pytest.fail(f"worker {process.pid} did not exit within 30 s of SIGTERM; the end of its log:\n{tail}")
 
 
+@pytest.mark.timeout(300)  # its own bounds come first: 180 s for the deliveries, 30 s for each worker to stop
 def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, database_url, tmp_path):
     fill(store, 1000)
     with Sink() as sink:
@@ -195,6 +196,7 @@ def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_pat
     store.close()
 
 
+@pytest.mark.timeout(300)  # its own bounds come first: two server starts of 30 s and 120 s for the client
 def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
     """A client retries like Segment; every event that got a 2xx has its invitation."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
