@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, base_env, basic_auth, fixture
 from receiver import bgl
 from receiver.bgl import decode
 from receiver.cli import main
@@ -18,6 +17,7 @@ from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.links import COUNTRY_SITES, LinkBuilder
 from receiver.worker import Worker
+from support.data import AUTH_KEY, ENCRYPT_KEY, base_env, basic_auth, fixture
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 DEFAULT = LinkBuilder.from_settings(load_settings(base_env()))

@@ -7,8 +7,8 @@ import requests
 from segment.analytics import Client
 from segment.analytics.request import APIError
 
-from conftest import API_KEY, FIXTURES, basic_auth, fixture
 from receiver.bgl import Keys, decode
+from support.data import API_KEY, FIXTURES, basic_auth, fixture
 
 CALLS = ["track", "identify", "page", "screen", "group", "alias"]
 
