@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import API_KEY, FIXTURES, base_env, basic_auth, fixture
 from receiver.auth import authenticate, credential_headers, signature
 from receiver.cli import main
 from receiver.config import ConfigError, SegmentAuth, load_settings
 from receiver.web import create_app
+from support.data import API_KEY, FIXTURES, base_env, basic_auth, fixture
 
 SECRET, OLD_SECRET, TOKEN = "whsec-current-7f3a", "whsec-previous-1b2c", "bearer-token-9d8e7f"
 SEED = json.dumps(fixture("order-completed-seed.json")).encode()

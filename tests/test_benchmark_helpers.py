@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fixture
+from support.data import fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``benchmarks`` is not installed: it lives beside ``receiver`` in the repository

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, SHARED_VECTORS, VECTORS
 from receiver import bgl
+from support.data import AUTH_KEY, ENCRYPT_KEY, SHARED_VECTORS, VECTORS
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 

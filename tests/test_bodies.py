@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from conftest import FIXTURES, basic_auth, fixture
+from support.data import FIXTURES, basic_auth, fixture
 
 MAX_BATCH = 4000  # the default MAX_BATCH setting
 

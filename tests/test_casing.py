@@ -7,8 +7,8 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, basic_auth
 from receiver.segment import normalise_keys, snake_key
+from support.data import FIXTURES, basic_auth
 
 SPELLINGS = {
     "order_id": ["order_id", "orderId", "OrderId", "OrderID", "ORDER_ID", "order-id"],

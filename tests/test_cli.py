@@ -6,16 +6,17 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture, free_port
 from receiver import bgl
 from receiver.cli import main
+from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.net import free_port
+from support.wait import wait_for_server
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 LINK = re.compile(r"https://[a-z-]+\.trustpilot\.com/evaluate-bgl/\S+")  # the host follows the locale
@@ -102,16 +103,6 @@ def test_replay_demo_shows_the_whole_path(tmp_path):
     assert "t***@example.com" in result.output
 
 
-def _wait_for(url, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            return requests.get(url, timeout=1)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
 @pytest.fixture
 def served(tmp_path):
     """``receiver serve`` under gunicorn, as the Procfile runs it, on a real port."""
@@ -122,7 +113,7 @@ def served(tmp_path):
         process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
         yield f"http://127.0.0.1:{port}", env
     finally:
         process.terminate()

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, base_env
 from receiver import config
 from receiver.cli import main
 from receiver.declare import read
 from receiver.setting_types import Items, Text
+from support.data import ROOT, base_env
 
 CORE = [s for s in config.SETTINGS if s.group not in (config.SMTP, config.HTTP)]
 SENDERS = {config.SMTP: "smtp", config.HTTP: "http"}

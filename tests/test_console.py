@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import API_KEY, FakeClock, base_env, basic_auth, fixture
 from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.console import LOGIN_FAILURES, LOGIN_WINDOW, LoginLimiter, deliveries_chart
 from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
 from receiver.web import create_app
+from support.clock import FakeClock
+from support.data import API_KEY, base_env, basic_auth, fixture
 
 PASSWORD = "correct horse battery staple"
 SECRET = "s" * 32
@@ -372,7 +373,7 @@ def test_the_chart_scales_bars_to_the_busiest_hour():
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_store_page_and_deliveries_per_hour(backend, tmp_path, clock):
-    from conftest import fresh_postgres_url
+    from support.postgres import fresh_postgres_url
     url = f"sqlite:///{tmp_path / 'r.db'}" if backend == "sqlite" else fresh_postgres_url()
     store = Store(url)
     store.create_schema()

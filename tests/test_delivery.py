@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from conftest import base_env, fixture, worker_for
 from receiver import bgl
 from receiver.cli import main, status_lines
 from receiver.config import load_settings
@@ -14,6 +13,8 @@ from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT, NewInvitation
 from receiver.worker import Backoff
+from support.data import base_env, fixture
+from support.workers import worker_for
 
 
 class ScriptedSender:

@@ -6,7 +6,7 @@ from importlib.resources import files
 import pytest
 
 from receiver.emails import TEMPLATE_FILES, EmailTemplates, language_of, render_email
-from servers import html_links_and_text
+from support.servers import html_links_and_text
 
 LINK = "https://www.trustpilot.com/evaluate-bgl/example.com?p=abc%2Bdef%3D&x=1"
 SHIPPED = ("en", "de", "fr", "es", "nl", "da")

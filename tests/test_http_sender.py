@@ -10,14 +10,17 @@ from email.utils import format_datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port, worker_for
 from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, retry_after_seconds, settings_from_environ
 from receiver.store import NewInvitation, Store
-from servers import callback_server
+from support.clock import FakeClock
+from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
+from support.net import free_port
+from support.servers import callback_server
+from support.workers import worker_for
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()

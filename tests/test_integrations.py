@@ -5,8 +5,8 @@ import json
 import pytest
 import requests
 
-from conftest import basic_auth, fixture
 from receiver.segment import sent_to_us
+from support.data import basic_auth, fixture
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import pytest
 
-from conftest import fixture
 from receiver.invitation import (
     Rejected,
     Rules,
@@ -11,6 +10,7 @@ from receiver.invitation import (
     suppressed_by,
 )
 from receiver.segment import parse_message
+from support.data import fixture
 
 RULES = Rules(tags=("segment", "summer sale"), default_name="Valued customer")
 

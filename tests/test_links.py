@@ -10,13 +10,14 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, base_env, basic_auth, fixture, worker_for
 from receiver import bgl
 from receiver.bgl import decode
 from receiver.cli import main
 from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.links import COUNTRY_SITES, LinkBuilder
+from support.data import AUTH_KEY, ENCRYPT_KEY, base_env, basic_auth, fixture
+from support.workers import worker_for
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 DEFAULT = LinkBuilder.from_settings(load_settings(base_env()).trustpilot)

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import base_env, basic_auth, fixture
 from receiver.cli import main
 from receiver.config import ConfigError, load_settings, parse_sku_map
 from receiver.invitation import MAX_TAG, sanitise_tag
+from support.data import base_env, basic_auth, fixture
 
 SKU_CSV = """\
 segment_sku,trustpilot_sku

@@ -5,11 +5,12 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import base_env, basic_auth, fixture, free_port
 from receiver import logs
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
+from support.data import base_env, basic_auth, fixture
+from support.net import free_port
 
 
 def samples(text):

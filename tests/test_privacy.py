@@ -3,12 +3,12 @@
 from click.testing import CliRunner
 from test_delivery import ScriptedSender, add, make_worker
 
-from conftest import base_env
 from receiver.cli import main
 from receiver.invitation import Invitation
 from receiver.logs import scrub
 from receiver.privacy import mask_email
 from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, NewInvitation, TraitUpdate
+from support.data import base_env
 
 
 def test_mask_email():

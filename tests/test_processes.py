@@ -13,21 +13,25 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.sink import Sink
 
-from conftest import base_env, basic_auth, fixture, free_port, fresh_postgres_url
 from receiver.clock import utcnow
 from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.store import PENDING, SENT, NewInvitation, Store, metadata
 from receiver.web import create_app
+from support.data import base_env, basic_auth, fixture
+from support.net import free_port
+from support.postgres import fresh_postgres_url
+from support.sink import Sink
+from support.wait import wait_for_server, wait_until
 
-SUPPORT = Path(__file__).parent / "support"
+# the sink sender (an entry point of its own) that worker processes find on PYTHONPATH
+SINK_PLUGIN = Path(__file__).parent / "plugins" / "sink"
 
 
 def process_env(database_url, **extra):
     env = {**os.environ, **base_env(DATABASE_URL=database_url, **extra)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SINK_PLUGIN), env.get("PYTHONPATH")]))
     return env
 
 
@@ -62,6 +66,7 @@ def stop(processes):
             pytest.fail(f"worker {process.pid} did not exit within 30 s of SIGTERM; the end of its log:\n{tail}")
 
 
+@pytest.mark.timeout(300)  # its own bounds come first: 180 s for the deliveries, 30 s for each worker to stop
 def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, database_url, tmp_path):
     fill(store, 1000)
     with Sink() as sink:
@@ -83,17 +88,15 @@ def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_ur
         sink.hold.set()
         env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="1s")
         doomed = start_worker(env, tmp_path)
-        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60), "the first worker never sent"
         doomed.kill()  # SIGKILL in the middle of the send
         doomed.wait(timeout=10)
         assert store.reports.counts()[SENT] == 0
         sink.hold.clear()
         successor = start_worker(env, tmp_path)
         try:
-            assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60)
-            deadline = time.monotonic() + 30
-            while store.reports.counts()[SENT] != 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            assert sink.wait_for(lambda got: sum(got.values()) == 2, timeout=60), "the successor never sent"
+            wait_until(lambda: store.reports.counts()[SENT] == 1, "the successor to record the send as sent")
         finally:
             stop([successor])
     row = store.reports.get(1)
@@ -106,7 +109,7 @@ def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, databa
         sink.hold.set()
         env = process_env(database_url, SENDER="sink", SINK_URL=sink.url, POLL_INTERVAL="0.05s", LEASE="10m")
         worker = start_worker(env, tmp_path)
-        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60)
+        assert sink.wait_for(lambda got: sum(got.values()) == 1, timeout=60), "the worker never sent"
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.2)  # the signal arrives while the send is in hand
         sink.released.set()
@@ -162,14 +165,13 @@ def serve(env, cwd, port):
     process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not come up")
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)  # a server that never answered is left to nobody else
+        process.wait(10)
+        raise
+    return process
 
 
 def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
@@ -194,6 +196,7 @@ def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_pat
     store.close()
 
 
+@pytest.mark.timeout(300)  # its own bounds come first: two server starts of 30 s and 120 s for the client
 def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
     """A client retries like Segment; every event that got a 2xx has its invitation."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
@@ -224,12 +227,12 @@ def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        while len(acknowledged) < 40:
-            time.sleep(0.01)
+        wait_until(lambda: len(acknowledged) >= 40, "the client to have 40 events acknowledged", timeout=60,
+                   interval=0.01)
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
         server = serve(env, tmp_path, port)
-        assert done.wait(120)
+        assert done.wait(120), f"the client had only {len(acknowledged)} of 150 events acknowledged after 120 s"
     finally:
         thread.join(5)
         os.killpg(server.pid, signal.SIGTERM)
@@ -275,17 +278,11 @@ def test_serve_with_worker_is_a_whole_service_in_one_command(tmp_path):
             [sys.executable, "-m", "receiver", "serve", "--worker", "--host", "127.0.0.1", "--port", str(port)],
             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    response = requests.post(f"http://127.0.0.1:{port}/segment", json=fixture("order-completed-seed.json"),
-                                             headers=basic_auth(), timeout=5)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
+            wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
+            response = requests.post(f"http://127.0.0.1:{port}/segment", json=fixture("order-completed-seed.json"),
+                                     headers=basic_auth(), timeout=5)
             assert response.json()["status"] == "accepted"
-            assert sink.wait_for(lambda got: got == {1: 1}, timeout=60)
+            assert sink.wait_for(lambda got: got == {1: 1}, timeout=60), f"the sink got {dict(sink.received)}"
         finally:
             process.send_signal(signal.SIGTERM)  # the master stops its web workers and the delivery worker
             process.wait(30)

@@ -1,6 +1,5 @@
 import pytest
 
-from conftest import fixture
 from receiver.segment import (
     MessageProblem,
     event_key,
@@ -10,6 +9,7 @@ from receiver.segment import (
     snake_key,
     with_call_type,
 )
+from support.data import fixture
 
 
 @pytest.mark.parametrize("key", ["order_id", "orderId", "OrderId", "OrderID", "ORDER_ID", "order-id", "Order Id"])

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, ROOT, base_env
 from receiver import bgl
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, available, load_sender
+from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, ROOT, base_env
 
 PLUGIN = ROOT / "tests" / "plugins" / "receiver_test_sender"
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)

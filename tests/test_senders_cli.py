@@ -8,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 from standardwebhooks.webhooks import Webhook
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, free_port
 from receiver import bgl
 from receiver.cli import main
-from servers import callback_server, html_links_and_text, smtp_server
+from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env
+from support.net import free_port
+from support.servers import callback_server, html_links_and_text, smtp_server
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 SECRET = "whsec_" + base64.b64encode(b"cli tests secret, 32 bytes long!").decode()

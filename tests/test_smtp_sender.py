@@ -6,14 +6,17 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import AUTH_KEY, ENCRYPT_KEY, FakeClock, base_env, free_port, worker_for
 from receiver import bgl
 from receiver.config import ConfigError, load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.smtp import SmtpSender, message_id, settings_from_environ
 from receiver.store import NewInvitation, Store
-from servers import Authenticator, html_links_and_text, make_pki, smtp_server
+from support.clock import FakeClock
+from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
+from support.net import free_port
+from support.servers import Authenticator, html_links_and_text, make_pki, smtp_server
+from support.workers import worker_for
 
 KEYS = bgl.Keys.from_base64(ENCRYPT_KEY, AUTH_KEY)
 USER, PASSWORD = "shop@example.com", "p@ss:w/rd%&?#"  # every character that needs URL-encoding

@@ -36,7 +36,7 @@ def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlit
 
     thread = threading.Thread(target=hold)
     thread.start()
-    holding.wait(10)
+    assert holding.wait(10), "the holding thread never took the intake write turn"
     try:
         with pytest.raises(StoreUnavailable):
             store.outbox.add([order(1)], domain="example.com", now=clock())

@@ -10,6 +10,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 from receiver.worker import StopFlag
 
 SIGNAL_STORM = textwrap.dedent("""
@@ -27,6 +29,7 @@ SIGNAL_STORM = textwrap.dedent("""
 """)
 
 
+@pytest.mark.timeout(180)  # the storm's own bound of 120 s comes first and says what hung
 def test_a_signal_raising_the_flag_in_the_middle_of_waits_always_stops_the_loop():
     # with threading.Event in place of StopFlag this program hangs within a few hundred trials
     done = subprocess.run([sys.executable, "-c", SIGNAL_STORM], capture_output=True, text=True, timeout=120)

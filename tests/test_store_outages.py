@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from conftest import free_port, fresh_postgres_url
 from receiver.invitation import Invitation
 from receiver.store import NewInvitation, Store, StoreUnavailable
+from support.net import free_port
+from support.postgres import fresh_postgres_url
 
 
 def order(message_id: str = "m-1", ref: str = "R-1") -> NewInvitation:

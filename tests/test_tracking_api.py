@@ -7,8 +7,9 @@ import requests
 from segment.analytics import Client
 from segment.analytics.request import APIError
 
-from conftest import API_KEY, FIXTURES, basic_auth, fixture, worker_for
 from receiver.bgl import Keys, decode
+from support.data import API_KEY, FIXTURES, basic_auth, fixture
+from support.workers import worker_for
 
 CALLS = ["track", "identify", "page", "screen", "group", "alias"]
 

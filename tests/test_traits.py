@@ -9,8 +9,8 @@ import pytest
 import requests
 from sqlalchemy import event
 
-from conftest import FIXTURES, basic_auth, fixture
 from receiver.store import SUPPRESSED, TraitUpdate
+from support.data import FIXTURES, basic_auth, fixture
 
 ENGAGE = json.loads((FIXTURES / "dialects" / "engage-audience-identify.json").read_text())
 AUDIENCE = "order_completed_last_30days"

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from conftest import API_KEY, basic_auth, fixture
+from support.data import API_KEY, basic_auth, fixture
 
 
 def post(client, body, headers=None, raw=None):

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conftest import free_port
+from support.net import free_port
 
 logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's own chatter (deprecation notes, connects)
 

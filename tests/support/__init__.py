@@ -1,0 +1,12 @@
+"""Helpers shared by the tests (no fixtures: those stay in ``tests/conftest.py``).
+
+- ``support.data``: the reference keys, fixture messages, ``base_env`` and ``basic_auth``
+- ``support.clock``: ``FakeClock``
+- ``support.net``: ``free_port``
+- ``support.postgres``: the local PostgreSQL test database
+- ``support.wait``: ``wait_until`` and ``wait_for_server``, the one way a test waits
+- ``support.servers``: real SMTP and HTTP callback servers and a throwaway certificate authority
+- ``support.sink``: an HTTP sink that worker processes deliver to (their sender is in ``tests/plugins/sink``)
+
+``tests`` is on ``sys.path`` through pytest's ``pythonpath`` setting, so ``import support`` works from any folder.
+"""
