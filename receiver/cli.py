@@ -248,28 +248,10 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 
 
 def status_lines(store: Any, now: Any) -> list[str]:
-    counts = store.reports.counts()
-    lines = ["invitations by state:"]
-    lines += [f"  {state:<10} {count}" for state, count in counts.items()]
-    oldest = store.reports.oldest_due(now=now)
-    lines.append("oldest due invitation: " + (f"waiting {_age(now - oldest)}" if oldest else "none due"))
-    errors = store.reports.last_errors()
-    lines.append("last errors:" if errors else "last errors: none")
-    for row in errors:
-        lines.append(f"  #{row.id} {row.state} after {row.attempts} attempt(s) at "
-                     f"{row.updated_at:%Y-%m-%d %H:%M:%S}Z: {row.last_error}")
-    return lines
+    """What ``receiver status`` prints: the report the console's overview shows too (``receiver.status``)."""
+    from . import status as report
 
-
-def _age(delta: Any) -> str:
-    """``2d 3h``, ``3h 5m``, ``5m 2s``, ``40s``: the two largest units."""
-    seconds = max(0, int(delta.total_seconds()))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
-        if amount or parts:
-            parts.append(f"{amount}{unit}")
-    return " ".join(parts[:2]) or "0s"
+    return report.status_lines(report.read_status(store.reports, now=now))
 
 
 @main.command()

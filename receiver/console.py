@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from .intake import Intake, Preview
 from .links import LinkBuilder
 from .privacy import mask_email, mask_name
 from .segment import DuplicateKey, loads
+from .status import age, read_status
 from .store import DEAD, RETRYING, STATES, InvitationRow, Store, StoreUnavailable
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -199,18 +200,6 @@ def logout() -> Any:
 
 # -- overview ---------------------------------------------------------------------------------------
 
-def _age(seconds: float) -> str:
-    """``75`` -> ``1 min 15 s``; ``90000`` -> ``1 d 1 h``."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
-
-
 @dataclass(frozen=True)
 class Bar:
     x: int
@@ -220,7 +209,7 @@ class Bar:
     label: str
 
 
-def deliveries_chart(hours: list[tuple[datetime, int]], width: int = 24, height: int = 120) -> list[Bar]:
+def deliveries_chart(hours: Sequence[tuple[datetime, int]], width: int = 24, height: int = 120) -> list[Bar]:
     """The bars of the deliveries-per-hour chart: ``width`` pixels per hour, scaled to the busiest hour."""
     busiest = max((count for _, count in hours), default=0) or 1
     bars = []
@@ -232,13 +221,11 @@ def deliveries_chart(hours: list[tuple[datetime, int]], width: int = 24, height:
 
 @console.get("")
 def overview() -> Any:
-    reports, now = _store().reports, _now()
-    oldest = reports.oldest_due(now=now)
-    hours = reports.deliveries_per_hour(now=now)
-    return _page("overview.html", counts=reports.counts(), oldest_age=_age((now - oldest).total_seconds()) if oldest
-                 else None, due=reports.due_count(now=now), bars=deliveries_chart(hours),
-                 sent_24h=sum(count for _, count in hours), configuration=describe(_settings().environ),
-                 errors=reports.last_errors(5))
+    status = read_status(_store().reports, now=_now(), deliveries_hours=24)
+    return _page("overview.html", counts=status.counts, due=status.due, errors=status.errors,
+                 oldest_age=age(status.oldest_wait) if status.oldest_wait is not None else None,
+                 bars=deliveries_chart(status.deliveries), sent_24h=status.sent,
+                 configuration=describe(_settings().environ))
 
 
 # -- invitations ------------------------------------------------------------------------------------

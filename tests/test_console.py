@@ -179,7 +179,7 @@ def test_logout_ends_the_session_and_needs_the_token(client):
 
 # -- preview ----------------------------------------------------------------------------------------
 
-def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_email(client, store):
+def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_email(client, store, settings):
     token = sign_in(client)
     answer = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(SEED)})
     assert answer.status_code == 200
@@ -190,7 +190,6 @@ def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_emai
     assert "<th>ref</th><td>50314b8e9bcf000000000000</td><td><code>properties.order_id</code>" in page
     link = re.search(r'<pre id="link">([^<]+)</pre>', page).group(1)
     assert link.startswith("https://www.trustpilot.com/evaluate-bgl/example.com?p=")
-    settings = client.application.extensions["receiver.settings"]
     assert bgl.decode(link, settings.trustpilot.keys) == {"email": "test@example.com", "name": "John Johnson",
                                                "ref": "50314b8e9bcf000000000000", "skus": ["45790-32", "46493-32"]}
     decoded = json.loads(re.search(r'<pre id="decoded">(.+?)</pre>', page, re.S).group(1))
@@ -353,7 +352,7 @@ def test_overview_counts_oldest_due_deliveries_chart_and_masked_configuration(cl
     token = sign_in(client)
     page = client.get("/console").get_data(as_text=True)
     assert 'id="count-pending">1<' in page and 'id="count-dead">1<' in page
-    assert 'id="oldest-due">1 h 30 min<' in page
+    assert 'id="oldest-due">1h 30m<' in page  # as `receiver status` says it: one report, one formatter
     assert 'data-count="0"' in page and page.count("<rect") == 24
     assert "TRUSTPILOT_ENCRYPT_KEY</th><td><code>*** (set)" in page
     assert "CONSOLE_PASSWORD</th><td><code>*** (set)" in page
