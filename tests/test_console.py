@@ -169,6 +169,68 @@ def test_the_limiter_forgets_an_address_after_a_success():
     assert limiter.blocked_for("a") == timedelta(minutes=1)
 
 
+@pytest.mark.parametrize(("forwarded", "secure"), [({"X-Forwarded-Proto": "https"}, True),
+                                                   ({"X-Forwarded-Proto": "http"}, False), ({}, False)])
+def test_behind_one_proxy_the_cookie_is_secure_exactly_when_the_proxy_says_https(client, forwarded, secure):
+    token = token_in(client.get("/console/login", headers=forwarded).data)
+    answer = client.post("/console/login", data={"password": PASSWORD, "csrf_token": token}, headers=forwarded)
+    assert answer.status_code == 302
+    assert ("; Secure" in answer.headers["Set-Cookie"]) is secure
+
+
+def test_behind_one_proxy_failed_logins_count_per_client_the_proxy_names(app, client):
+    """Heroku's router appends the address it saw to X-Forwarded-For: that one counts, not the router's own
+    address, and not what the client wrote in front of it."""
+    router = {"REMOTE_ADDR": "10.1.2.3"}
+    token = token_in(client.get("/console/login", environ_base=router).data)
+
+    def attempt(forwarded_for: str, password: str = "no") -> int:
+        return client.post("/console/login", data={"password": password, "csrf_token": token}, environ_base=router,
+                           headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    for forged in range(LOGIN_FAILURES):
+        assert attempt(f"198.51.100.{forged}, 203.0.113.7") == 401
+    assert attempt("203.0.113.7") == 429  # a forged first entry did not make a new client
+    assert attempt("203.0.113.8", PASSWORD) == 302  # another client behind the same router
+
+
+def test_a_cross_site_post_without_the_token_is_refused_and_changes_nothing(client, store, clock):
+    dead = make_dead(store, clock, "C-1")
+    sign_in(client)  # the browser holds the signed-in cookie; the other site does not know the token
+    other_site = {"Origin": "https://evil.example.net", "Referer": "https://evil.example.net/page"}
+    for path in ("/console/invitations/retry-dead", f"/console/invitations/{dead}/retry", "/console/logout"):
+        answer = client.post(path, headers=other_site)
+        assert answer.status_code == 400
+        assert b"CSRF token missing or wrong" in answer.data and b"<!doctype html>" in answer.data
+    assert store.reports.get(dead).state == DEAD
+    assert client.get("/console").status_code == 200  # still signed in: the logout was refused too
+
+
+def test_a_token_of_another_session_is_refused(app, client, store, clock):
+    dead = make_dead(store, clock, "C-2")
+    sign_in(client)
+    attackers_own = sign_in(app.test_client())  # a valid token, but for the attacker's session
+    answer = client.post(f"/console/invitations/{dead}/retry", data={"csrf_token": attackers_own})
+    assert answer.status_code == 400 and b"CSRF token missing or wrong" in answer.data
+    assert store.reports.get(dead).state == DEAD
+
+
+def test_signing_in_gives_a_fresh_token(client, store, clock):
+    dead = make_dead(store, clock, "C-3")
+    before = token_in(client.get("/console/login").data)
+    client.post("/console/login", data={"password": PASSWORD, "csrf_token": before})
+    assert client.post("/console/invitations/retry-dead", data={"csrf_token": before}).status_code == 400
+    after = token_in(client.get("/console").data)
+    assert after != before
+    assert client.post("/console/invitations/retry-dead", data={"csrf_token": after}).status_code == 302
+    assert store.reports.get(dead).state == RETRYING
+
+
+def test_the_segment_endpoint_takes_no_csrf_token_with_the_console_on(client):
+    assert client.post("/segment", json=SEED, headers=basic_auth(API_KEY)).json["status"] == "accepted"
+    assert client.post("/v1/track", json=SEED, headers=basic_auth(API_KEY)).status_code == 200
+
+
 def test_logout_ends_the_session_and_needs_the_token(client):
     token = sign_in(client)
     assert client.post("/console/logout").status_code == 400

@@ -1,0 +1,57 @@
+"""What the console's forms and query strings say (``receiver.console.forms``): plain values in, a value or a
+``Problem`` out, without a request."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.console.forms import MAX_PREVIEW, InvitationsQuery, Problem, invitations_query, preview_input, safe_next
+
+STATES = ("pending", "dead")
+
+
+def never_read(name: str) -> str:
+    raise AssertionError(f"read {name}")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ({}, InvitationsQuery(None, 1)), ({"state": "", "page": "3"}, InvitationsQuery(None, 3)),
+    ({"state": "dead"}, InvitationsQuery("dead", 1)),
+    ({"state": "lost" * 10}, Problem(400, "Unknown state 'lostlostlostlostlost': one of pending, dead.")),
+    ({"page": "0"}, Problem(400, "page must be a whole number from 1.")),
+    ({"page": "1000001"}, Problem(400, "page must be a whole number from 1.")),
+    ({"page": "x"}, Problem(400, "page must be a whole number from 1.")),
+])
+def test_invitations_query(args, expected):
+    assert invitations_query(args, STATES) == expected
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/console/invitations?state=dead", "/console/invitations?state=dead"), ("//evil.example/console", None),
+    ("https://evil.example/console", None), ("/segment", None), ("", None), (None, None),
+])
+def test_safe_next_stays_inside_the_console(target, expected):
+    assert safe_next(target) == expected
+
+
+def test_a_fixture_is_read_only_when_it_is_offered():
+    given = preview_input({"fixture": "seed.json", "message": "ignored"}, ["seed.json"], lambda name: '{"a": 1}')
+    assert (given.text, given.chosen, given.message, given.problem) == ('{"a": 1}', "seed.json", {"a": 1}, None)
+    unknown = preview_input({"fixture": "../secrets.json", "message": "kept"}, ["seed.json"], never_read)
+    assert (unknown.text, unknown.problem) == ("kept", Problem(400, "Unknown fixture."))
+
+
+def test_a_message_too_long_is_413_and_not_shown_again():
+    given = preview_input({"message": "x" * (MAX_PREVIEW + 1)}, [], never_read)
+    assert (given.text, given.problem) == ("", Problem(413, "The message is longer than 256 KB."))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "The message is not valid JSON (line 1, column 2)."),
+    ('{"a": 1, "a": 2}', "The message names a key twice in one object; POST /segment refuses it (400)."),
+    ("[" * 5000 + "]" * 5000, "The JSON is nested too deeply."),
+    (" \n", "Paste a Segment message, or pick a fixture."),
+])
+def test_a_message_that_post_segment_would_refuse_is_a_400_and_shown_again(text, message):
+    given = preview_input({"message": text}, [], never_read)
+    assert (given.text, given.problem) == (text, Problem(400, message))
