@@ -157,7 +157,7 @@ def serve(host: str, port: int | None, workers: int | None, with_worker: bool, d
                 self.cfg.set("on_exit", stop_worker)
 
         def load(self) -> Any:
-            return create_app(settings, create_schema=False)
+            return create_app(settings)
 
     Server().run()
 
@@ -420,7 +420,7 @@ def _local_poster(settings: Settings, api_key: str | None) -> Any:
     from .auth import credential_headers
     from .web import create_app
 
-    client = create_app(settings).test_client()
+    client = create_app(settings, store=open_store(settings.database)).test_client()
 
     def post(data: bytes, gzipped: bool = False) -> tuple[int, Any]:
         # whichever credential is configured: an API key, else a signature, else a bearer token

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from jinja2 import TemplateError
 
@@ -34,6 +34,7 @@ from .links import LinkBuilder
 from .privacy import mask_email, mask_name
 from .segment import DuplicateKey, loads
 from .store import DEAD, RETRYING, STATES, InvitationRow, Store, StoreUnavailable
+from .web import SERVICES, services
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -107,22 +108,30 @@ def init_app(app: Flask, settings: ConsoleSettings) -> None:
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/console",
                       PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
     app.session_interface = _ConsoleSessions()
-    app.extensions["receiver.console.limiter"] = LoginLimiter(app.extensions["receiver.clock"])
+    app.extensions[SERVICES] = replace(services(app), login_limiter=LoginLimiter(services(app).clock))
     app.register_blueprint(console)
 
 
-# -- plumbing ---------------------------------------------------------------------------------------
+# -- plumbing: the app's services (``receiver.web.Services``) ---------------------------------------
 
 def _settings() -> Settings:
-    return current_app.extensions["receiver.settings"]
+    return services().settings
 
 
 def _store() -> Store:
-    return current_app.extensions["receiver.store"]
+    return services().store
 
 
 def _now() -> datetime:
-    return current_app.extensions["receiver.clock"]()
+    return services().clock()
+
+
+def _intake() -> Intake:
+    return services().intake
+
+
+def _limiter() -> LoginLimiter:
+    return cast(LoginLimiter, services().login_limiter)  # init_app gave it one
 
 
 def csrf_token() -> str:
@@ -172,7 +181,7 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     if request.method == "GET":
         return _page("login.html", next=request.args.get("next", ""))
-    limiter: LoginLimiter = current_app.extensions["receiver.console.limiter"]
+    limiter = _limiter()
     address = request.remote_addr or "unknown"
     wait = limiter.blocked_for(address)
     if wait is not None:
@@ -355,9 +364,8 @@ def preview() -> Any:
         return _page("preview.html", 400, fixtures=fixtures, text=text,
                      error=f"The message is not valid JSON (line {getattr(exc, 'lineno', '?')}, "
                            f"column {getattr(exc, 'colno', '?')}).")
-    intake: Intake = current_app.extensions["receiver.intake"]
     try:
-        result = intake.preview(raw)
+        result = _intake().preview(raw)
     except StoreUnavailable:
         return _page("preview.html", 503, fixtures=fixtures, text=text,
                      error="The database is unavailable, so the stored traits cannot be read: try again.")

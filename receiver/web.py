@@ -18,8 +18,9 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -32,6 +33,9 @@ from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, 
 from .segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
 from .store import Store, StoreUnavailable
 
+if TYPE_CHECKING:
+    from .console import LoginLimiter
+
 log = logging.getLogger("receiver.web")
 
 STATUS = {ACCEPTED: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
@@ -42,6 +46,25 @@ ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 40
 
 segment = Blueprint("segment", __name__)
 tracking = Blueprint("tracking", __name__, url_prefix="/v1")
+
+SERVICES = "receiver"  # the key of the app's ``Services`` in ``app.extensions``
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app's views use, built once by ``create_app``; ``login_limiter`` is the console's (None when the
+    console is off)."""
+
+    settings: Settings
+    store: Store
+    intake: Intake
+    clock: Callable[[], datetime]
+    login_limiter: LoginLimiter | None = None
+
+
+def services(app: Flask | None = None) -> Services:
+    """The services of ``app``, or of the app handling the current request."""
+    return (app or current_app).extensions[SERVICES]
 
 
 class BadRequest(Exception):
@@ -108,8 +131,7 @@ def _json_body(raw: bytes, max_decompressed: int) -> Any:
 
 def _read_body() -> Any:
     """The decoded JSON of an authenticated request; ``BadRequest`` (401, 400, 413, 415) otherwise."""
-    settings: Settings = current_app.extensions["receiver.settings"]
-    raw = _authenticated_body(settings.auth)
+    raw = _authenticated_body(services().settings.auth)
     return _json_body(raw, current_app.config["MAX_DECOMPRESSED"])
 
 
@@ -118,16 +140,15 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
         messages, is_batch = messages_in(body)
     except MessageProblem as problem:
         raise BadRequest(400, str(problem)) from None
-    max_batch = current_app.extensions["receiver.settings"].limits.max_batch
+    max_batch = services().settings.limits.max_batch
     if is_batch and len(messages) > max_batch:
         raise BadRequest(413, f"A batch holds at most {max_batch} messages")
     return messages, is_batch
 
 
 def _process(messages: list[Any]) -> list[Verdict]:
-    intake: Intake = current_app.extensions["receiver.intake"]
     try:
-        verdicts = intake.process(messages)
+        verdicts = services().intake.process(messages)
     except StoreUnavailable:
         log.warning("the database is unavailable: answered 503 so that Segment retries")
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
@@ -231,9 +252,8 @@ def healthz() -> tuple[Any, int]:
 @ops.get("/readyz")
 def readyz() -> tuple[Any, int]:
     """The database answers and carries the newest schema; 503 otherwise."""
-    store: Store = current_app.extensions["receiver.store"]
     try:
-        migrated = store.is_migrated()
+        migrated = services().store.is_migrated()
     except StoreUnavailable:
         return error(503, "The database is unreachable")
     if not migrated:
@@ -243,9 +263,8 @@ def readyz() -> tuple[Any, int]:
 
 @ops.get("/metrics")
 def metrics_page() -> Any:
-    store: Store = current_app.extensions["receiver.store"]
     try:
-        body, content_type = metrics.exposition(store, current_app.extensions["receiver.clock"])
+        body, content_type = metrics.exposition(services().store, services().clock)
     except StoreUnavailable:
         return error(503, "The database is unreachable")
     return current_app.response_class(body, mimetype=None, content_type=content_type)
@@ -287,19 +306,15 @@ def create_app(
     *,
     store: Store | None = None,
     clock: Callable[[], datetime] = utcnow,
-    create_schema: bool = True,
     max_body: int | None = None,
 ) -> Flask:
+    """The app, and nothing else: its database is migrated by ``receiver db upgrade`` (the release phase), or by
+    the command that starts it on SQLite (``serve``, ``replay``), never here."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body or settings.limits.max_body
     app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
     store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout)
-    if create_schema:
-        store.create_schema()
-    app.extensions["receiver.settings"] = settings
-    app.extensions["receiver.store"] = store
-    app.extensions["receiver.intake"] = Intake(settings.trustpilot, store, clock)
-    app.extensions["receiver.clock"] = clock
+    app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock)
     app.register_blueprint(segment)
     app.register_blueprint(tracking)
     app.register_blueprint(ops)

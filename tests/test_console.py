@@ -15,7 +15,7 @@ from receiver.config import ConfigError, load_settings
 from receiver.console import LOGIN_FAILURES, LOGIN_WINDOW, LoginLimiter, deliveries_chart
 from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
-from receiver.web import create_app
+from receiver.web import create_app, services
 from support.clock import FakeClock
 from support.data import API_KEY, base_env, basic_auth, fixture
 
@@ -64,7 +64,9 @@ def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbo
 @pytest.mark.parametrize("path", ["/console", "/console/login", "/console/preview", "/console/invitations"])
 def test_without_console_password_every_console_path_is_a_json_404(sqlite_url, clock, path):
     settings = load_settings(base_env(DATABASE_URL=sqlite_url), intake=True)
-    client = create_app(settings, clock=clock).test_client()
+    store = Store(sqlite_url)
+    store.upgrade()
+    client = create_app(settings, store=store, clock=clock).test_client()
     answer = client.get(path)
     assert answer.status_code == 404
     assert answer.is_json
@@ -190,7 +192,7 @@ def test_preview_of_the_seed_shows_verdict_sources_link_decoded_payload_and_emai
     assert "<th>ref</th><td>50314b8e9bcf000000000000</td><td><code>properties.order_id</code>" in page
     link = re.search(r'<pre id="link">([^<]+)</pre>', page).group(1)
     assert link.startswith("https://www.trustpilot.com/evaluate-bgl/example.com?p=")
-    settings = client.application.extensions["receiver.settings"]
+    settings = services(client.application).settings
     assert bgl.decode(link, settings.trustpilot.keys) == {"email": "test@example.com", "name": "John Johnson",
                                                "ref": "50314b8e9bcf000000000000", "skus": ["45790-32", "46493-32"]}
     decoded = json.loads(re.search(r'<pre id="decoded">(.+?)</pre>', page, re.S).group(1))
