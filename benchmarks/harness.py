@@ -273,7 +273,7 @@ def sqlalchemy_url(database: str) -> str:
 
 def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
     """``receiver serve``'s gunicorn options, so that the bare baseline runs under the very same."""
-    from receiver.cli import gunicorn_options as receiver_options
+    from receiver.server import gunicorn_options as receiver_options
 
     return receiver_options("127.0.0.1", port, workers)
 
