@@ -1,5 +1,13 @@
 """What a command does before its work: the settings, the store, the sender; or one readable line per problem
-and the CLI's exit code (2: the configuration, 1: the database)."""
+and the CLI's exit code (2: the configuration, 1: the database).
+
+Where the schema is migrated: ``receiver db upgrade`` (``upgraded_store``), which the Procfile's release phase
+runs before any new process starts; and, on SQLite, every command that opens the store (``open_store``), since a
+SQLite file belongs to one machine where no release phase runs (``receiver serve --worker`` on a fresh checkout is
+the whole service). On PostgreSQL the other commands only check the schema and refuse to start on one that is
+behind: web and worker processes never run DDL while they serve, and a missed release phase is one clear line, not
+a server that answers 500s.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,9 @@ import click
 from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
 from .senders import Sender, load_sender
 from .store import Store, StoreUnavailable
+
+NOT_MIGRATED = ("error: DATABASE_URL: the database schema is not migrated: run 'receiver db upgrade' "
+                "(the Procfile's release phase does)")
 
 
 def fail(lines: list[str], code: int = 2) -> NoReturn:
@@ -34,8 +45,10 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False,
 
 
 def open_store(database: DatabaseSettings) -> Store:
-    """The store for ``DATABASE_URL``, migrated to the newest schema; an unreachable database exits 1."""
-    return _ready(Store(database.url, timeout_seconds=database.timeout), migrate=True)
+    """The store for ``DATABASE_URL`` at the newest schema: a SQLite file is migrated here, a PostgreSQL database
+    must be already (exit 1 saying what to run); an unreachable database exits 1."""
+    store = Store(database.url, timeout_seconds=database.timeout)
+    return _ready(store, migrate=store.dialect == "sqlite")
 
 
 def upgraded_store(database: DatabaseSettings) -> Store:
@@ -47,6 +60,10 @@ def _ready(store: Store, *, migrate: bool) -> Store:
     try:
         if migrate:
             store.upgrade()
+        elif not store.is_migrated():
+            store.close()
+            click.echo(NOT_MIGRATED, err=True)
+            sys.exit(1)
     except StoreUnavailable as exc:
         store.close()
         click.echo(f"error: DATABASE_URL: {exc}", err=True)

@@ -176,6 +176,9 @@ def serve(env, cwd, port):
 
 def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
     url = fresh_postgres_url()
+    migrated = Store(url)
+    migrated.upgrade()  # the release phase's `receiver db upgrade`: serve does not migrate PostgreSQL
+    migrated.close()
     port = free_port()
     server = serve(process_env(url, WEB_CONCURRENCY="3"), tmp_path, port)
     seed = fixture("order-completed-seed.json")
