@@ -53,11 +53,11 @@ class DeliveryChild:
         self.command = [sys.executable, "-m", "receiver", "worker", *(["--demo"] if demo else [])]
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, _server: Any = None) -> None:
+    def start(self, _server: Any) -> None:
         self.processes.append(subprocess.Popen(self.command))
         log.info("started the delivery worker (pid %s)", self.processes[0].pid)
 
-    def stop(self, _server: Any = None) -> None:
+    def stop(self, _server: Any) -> None:
         for process in self.processes:
             process.terminate()
             try:
@@ -84,7 +84,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker
         delivery = DeliveryChild(demo)
         options.update(when_ready=delivery.start, on_exit=delivery.stop)
 
-    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)
