@@ -167,7 +167,8 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 @contextmanager
 def server(kind: str, environ: dict[str, str], workdir: Path, workers: int) -> Iterator[str]:
-    """``receiver serve`` (the Procfile's web line) or the bare Flask app, under the same gunicorn options."""
+    """``receiver serve`` (the Procfile's web line, after its release line) or the bare Flask app, under the same
+    gunicorn options."""
     port = free_port()
     if kind == "receiver":
         command = [*receiver_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -175,14 +176,16 @@ def server(kind: str, environ: dict[str, str], workdir: Path, workers: int) -> I
     else:
         command, environ = helper_command("_bare", port, workers), helper_environ(environ)
         health = "/healthz"
-    log_file = (workdir / f"{kind}-{port}.log").open("wb")
-    process = subprocess.Popen(command, env=environ, cwd=workdir, stdout=log_file, stderr=log_file)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}{health}", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-        log_file.close()
+    with (workdir / f"{kind}-{port}.log").open("wb") as log_file:
+        if kind == "receiver":  # the release phase: serve migrates SQLite itself, PostgreSQL only when asked
+            subprocess.run([*receiver_command(), "db", "upgrade"], env=environ, cwd=workdir, stdout=log_file,
+                           stderr=log_file, check=True, timeout=120)
+        process = subprocess.Popen(command, env=environ, cwd=workdir, stdout=log_file, stderr=log_file)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}{health}", process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)
 
 
 def serve_bare(port: int, workers: int) -> None:
@@ -273,7 +276,7 @@ def sqlalchemy_url(database: str) -> str:
 
 def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
     """``receiver serve``'s gunicorn options, so that the bare baseline runs under the very same."""
-    from receiver.cli import gunicorn_options as receiver_options
+    from receiver.server import gunicorn_options as receiver_options
 
     return receiver_options("127.0.0.1", port, workers)
 

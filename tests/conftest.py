@@ -39,7 +39,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     store = Store(database_url)
-    store.create_schema()
+    store.upgrade()  # what `receiver db upgrade` does; the app that tests build on it never migrates
     yield store
     store.close()
 

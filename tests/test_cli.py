@@ -173,10 +173,13 @@ def test_replay_url_authenticates_the_way_the_receiver_is_configured(credential,
     from werkzeug.serving import make_server
 
     from receiver.config import load_settings
+    from receiver.store import Store
     from receiver.web import create_app
 
     settings = load_settings(base_env(DATABASE_URL=sqlite_url, SEGMENT_API_KEYS="", **credential), intake=True)
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    store = Store(sqlite_url)
+    store.upgrade()
+    server = make_server("127.0.0.1", 0, create_app(settings, store=store), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

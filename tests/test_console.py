@@ -64,7 +64,9 @@ def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbo
 @pytest.mark.parametrize("path", ["/console", "/console/login", "/console/preview", "/console/invitations"])
 def test_without_console_password_every_console_path_is_a_json_404(sqlite_url, clock, path):
     settings = load_settings(base_env(DATABASE_URL=sqlite_url), intake=True)
-    client = create_app(settings, clock=clock).test_client()
+    store = Store(sqlite_url)
+    store.upgrade()
+    client = create_app(settings, store=store, clock=clock).test_client()
     answer = client.get(path)
     assert answer.status_code == 404
     assert answer.is_json

@@ -6,11 +6,12 @@ from datetime import timedelta
 from click.testing import CliRunner
 
 from receiver import bgl
-from receiver.cli import main, status_lines
+from receiver.cli import main
 from receiver.config import load_settings
 from receiver.intake import Intake
 from receiver.invitation import Invitation
 from receiver.senders import SendFailure
+from receiver.status import read_status, status_lines
 from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT, NewInvitation
 from receiver.worker import Backoff
 from support.data import base_env, fixture
@@ -196,7 +197,7 @@ def test_status_shows_counts_oldest_due_and_errors_without_personal_data(store, 
                             WORKER_BATCH="1")
     assert worker.run_batch().dead == 1
     clock.advance(hours=2, minutes=5)
-    lines = status_lines(store, clock())
+    lines = status_lines(read_status(store.reports, now=clock()))
     text = "\n".join(lines)
     assert "  pending    1" in lines and "  dead       1" in lines
     assert "oldest due invitation: waiting 2h 5m" in lines

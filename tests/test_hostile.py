@@ -21,7 +21,9 @@ from support.data import base_env, basic_auth, fixture
 def hostile_client(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'r.db'}"
     settings = load_settings(base_env(DATABASE_URL=url))
-    app = create_app(settings, store=Store(url), max_body=1024 * 1024)
+    store = Store(url)
+    store.upgrade()
+    app = create_app(settings, store=store, max_body=1024 * 1024)
     return app.test_client()
 
 

@@ -143,7 +143,7 @@ def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
 def test_an_unreachable_postgresql_is_a_503(tmp_path):
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
     settings = load_settings(base_env(DATABASE_URL=url))
-    client = create_app(settings, store=Store(url, timeout_seconds=1), create_schema=False).test_client()
+    client = create_app(settings, store=Store(url, timeout_seconds=1)).test_client()
     response = client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())
     assert response.status_code == 503 and "retry" in response.get_json()["message"]
 
@@ -176,6 +176,9 @@ def serve(env, cwd, port):
 
 def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
     url = fresh_postgres_url()
+    migrated = Store(url)
+    migrated.upgrade()  # the release phase's `receiver db upgrade`: serve does not migrate PostgreSQL
+    migrated.close()
     port = free_port()
     server = serve(process_env(url, WEB_CONCURRENCY="3"), tmp_path, port)
     seed = fixture("order-completed-seed.json")

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from receiver import cli
 from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.status import Status, age, read_status, status_lines
@@ -85,7 +84,7 @@ def test_receiver_status_and_the_overview_show_the_same_wait(sqlite_url, store, 
     store.outbox.add([NewInvitation(Invitation(message_id="m-1", email="a@example.com", name="A", ref="R-1"))],
                      domain="example.com", now=clock())
     clock.advance(hours=1, minutes=30)
-    assert "oldest due invitation: waiting 1h 30m" in cli.status_lines(store, clock())
+    assert "oldest due invitation: waiting 1h 30m" in status_lines(read_status(store.reports, now=clock()))
     settings = load_settings(base_env(DATABASE_URL=sqlite_url, CONSOLE_PASSWORD="p" * 20, SECRET_KEY="s" * 32))
     client = create_app(settings, store=store, clock=clock).test_client()
     page = client.get("/console/login").get_data(as_text=True)

@@ -59,5 +59,5 @@ def init_app(app: Flask, settings: ConsoleSettings) -> None:
         WTF_CSRF_SSL_STRICT=False,
     )
     csrf.init_app(app)
-    services.keep(app, services.ConsoleState(limiter=LoginLimiter(services.clock(app))))
+    services.keep(app, LoginLimiter(services.clock(app)))
     app.register_blueprint(console)

@@ -1,46 +1,38 @@
-"""The one place where the console reads the app's services and its own state out of ``app.extensions``: the rest
-of the console calls these functions, so a change of how the app holds its services is a change here alone."""
+"""The one place where the console reads the app's services (``receiver.web.services``): the rest of the console
+calls these functions, so a change of how the app holds its services is a change here alone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
+from flask import Flask
 
 from ..clock import Clock
 from ..config import Settings
 from ..intake import Intake
 from ..store import Store
+from ..web.services import SERVICES, services
 
 if TYPE_CHECKING:
     from .limiter import LoginLimiter
 
-CONSOLE = "receiver.console"  # the console's own entry
-
-
-@dataclass(frozen=True)
-class ConsoleState:
-    """What the console keeps per app (per process)."""
-
-    limiter: LoginLimiter
-
 
 def settings() -> Settings:
-    return current_app.extensions["receiver.settings"]
+    return services().settings
 
 
 def store() -> Store:
-    return current_app.extensions["receiver.store"]
+    return services().store
 
 
 def intake() -> Intake:
-    return current_app.extensions["receiver.intake"]
+    return services().intake
 
 
 def clock(app: Flask | None = None) -> Clock:
-    return (current_app if app is None else app).extensions["receiver.clock"]
+    return services(app).clock
 
 
 def now() -> datetime:
@@ -48,9 +40,11 @@ def now() -> datetime:
 
 
 def limiter() -> LoginLimiter:
-    state: ConsoleState = current_app.extensions[CONSOLE]
-    return state.limiter
+    found = services().login_limiter
+    assert found is not None, "the console is registered by init_app, which sets the limiter"
+    return found
 
 
-def keep(app: Flask, state: ConsoleState) -> None:
-    app.extensions[CONSOLE] = state
+def keep(app: Flask, login_limiter: LoginLimiter) -> None:
+    """The app's services with the console's login limiter (one per process)."""
+    app.extensions[SERVICES] = replace(services(app), login_limiter=login_limiter)

@@ -1,6 +1,6 @@
-"""The Flask app: authenticate, decode the body, hand the messages to intake, answer as Segment expects.
+"""The two doors for Segment's messages, and the one path behind them: authenticate, decode the body, hand the
+messages to intake, answer as Segment expects.
 
-Two doors, one path behind them:
 - ``POST /segment``: the destination endpoint (Direct, Webhooks (Classic), Webhooks (Actions)). One message
   gets that message's status (400 for a rejected one, 501 for a call type we do not take); a batch gets
   200 with counts and the rejected entries, or 400 when nothing in it could be accepted.
@@ -13,52 +13,26 @@ Two doors, one path behind them:
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 import zlib
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, jsonify, request
 
-from . import logs, metrics
-from .auth import authenticate
-from .clock import utcnow
-from .config import SegmentAuth, Settings
-from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Intake, Verdict
-from .segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
-from .store import Store, StoreUnavailable
+from .. import logs, metrics
+from ..auth import authenticate
+from ..config import SegmentAuth
+from ..intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Verdict
+from ..segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
+from ..store import StoreUnavailable
+from .errors import BadRequest, error
+from .services import services
 
 log = logging.getLogger("receiver.web")
 
 STATUS = {ACCEPTED: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
-# ``code`` of the Tracking API's error bodies, which SDKs read along with ``message``.
-ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               500: "internal_error", 503: "service_unavailable"}
 
 segment = Blueprint("segment", __name__)
 tracking = Blueprint("tracking", __name__, url_prefix="/v1")
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def error(status: int, message: str, **extra: Any) -> tuple[Any, int]:
-    body = {"message": message, **extra}
-    if request.path.startswith("/v1/"):
-        body = {"code": ERROR_CODES.get(status, "error"), **body}
-    response = jsonify(body)
-    if status == 503:
-        response.headers["Retry-After"] = "5"
-    return response, status
 
 
 def _authenticated_body(auth: SegmentAuth) -> bytes:
@@ -108,8 +82,7 @@ def _json_body(raw: bytes, max_decompressed: int) -> Any:
 
 def _read_body() -> Any:
     """The decoded JSON of an authenticated request; ``BadRequest`` (401, 400, 413, 415) otherwise."""
-    settings: Settings = current_app.extensions["receiver.settings"]
-    raw = _authenticated_body(settings.auth)
+    raw = _authenticated_body(services().settings.auth)
     return _json_body(raw, current_app.config["MAX_DECOMPRESSED"])
 
 
@@ -118,16 +91,15 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
         messages, is_batch = messages_in(body)
     except MessageProblem as problem:
         raise BadRequest(400, str(problem)) from None
-    max_batch = current_app.extensions["receiver.settings"].limits.max_batch
+    max_batch = services().settings.limits.max_batch
     if is_batch and len(messages) > max_batch:
         raise BadRequest(413, f"A batch holds at most {max_batch} messages")
     return messages, is_batch
 
 
 def _process(messages: list[Any]) -> list[Verdict]:
-    intake: Intake = current_app.extensions["receiver.intake"]
     try:
-        verdicts = intake.process(messages)
+        verdicts = services().intake.process(messages)
     except StoreUnavailable:
         log.warning("the database is unavailable: answered 503 so that Segment retries")
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
@@ -216,103 +188,3 @@ def tracking_call(call: str) -> tuple[Any, int]:
     except BadRequest as bad:
         return error(bad.status, bad.message)
     return _tracking_answer(verdicts)
-
-
-ops = Blueprint("ops", __name__)
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-@ops.get("/healthz")
-def healthz() -> tuple[Any, int]:
-    """The process is alive."""
-    return jsonify({"status": "ok"}), 200
-
-
-@ops.get("/readyz")
-def readyz() -> tuple[Any, int]:
-    """The database answers and carries the newest schema; 503 otherwise."""
-    store: Store = current_app.extensions["receiver.store"]
-    try:
-        migrated = store.is_migrated()
-    except StoreUnavailable:
-        return error(503, "The database is unreachable")
-    if not migrated:
-        return error(503, "The database schema is not migrated: run 'receiver db upgrade'")
-    return jsonify({"status": "ready"}), 200
-
-
-@ops.get("/metrics")
-def metrics_page() -> Any:
-    store: Store = current_app.extensions["receiver.store"]
-    try:
-        body, content_type = metrics.exposition(store, current_app.extensions["receiver.clock"])
-    except StoreUnavailable:
-        return error(503, "The database is unreachable")
-    return current_app.response_class(body, mimetype=None, content_type=content_type)
-
-
-def _start_request() -> None:
-    given = request.headers.get("X-Request-Id", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    g.request_context = logs.request_id.set(g.request_id)
-    g.started = time.perf_counter()
-
-
-def _finish_request(response: Response) -> Response:
-    response.headers["X-Request-Id"] = g.get("request_id", "")
-    if "started" in g:
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
-    return response
-
-
-def _end_request(_exc: BaseException | None) -> None:
-    if "request_context" in g:
-        logs.request_id.reset(g.request_context)
-
-
-def _http_error(exc: HTTPException) -> tuple[Any, int]:
-    return error(exc.code or 500, exc.description or exc.name)
-
-
-def _unexpected(exc: Exception) -> tuple[Any, int]:
-    if isinstance(exc, HTTPException):
-        return _http_error(exc)
-    log.exception("unexpected error while handling %s %s", request.method, request.path)
-    return error(500, "Internal error")
-
-
-def create_app(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    clock: Callable[[], datetime] = utcnow,
-    create_schema: bool = True,
-    max_body: int | None = None,
-) -> Flask:
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_body or settings.limits.max_body
-    app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
-    store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout)
-    if create_schema:
-        store.create_schema()
-    app.extensions["receiver.settings"] = settings
-    app.extensions["receiver.store"] = store
-    app.extensions["receiver.intake"] = Intake(settings.trustpilot, store, clock)
-    app.extensions["receiver.clock"] = clock
-    app.register_blueprint(segment)
-    app.register_blueprint(tracking)
-    app.register_blueprint(ops)
-    if settings.console.enabled:  # off otherwise: every /console path is a 404 like any unknown path
-        from .console import init_app as init_console
-
-        init_console(app, settings.console)
-    app.before_request(_start_request)
-    app.after_request(_finish_request)
-    app.teardown_request(_end_request)
-    if settings.auth.open_to_anyone:
-        log.warning("ALLOW_UNAUTHENTICATED=true and no SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
-                    "SEGMENT_BEARER_TOKENS: anyone who can reach this service can post messages to it")
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
-    return app

@@ -1,0 +1,95 @@
+"""``receiver serve``: the web app under gunicorn with the production options, the metrics folder its processes
+share, and with ``--worker`` a delivery worker as a child process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import config, logs
+from .config import Settings
+
+log = logging.getLogger("receiver")
+
+
+def gunicorn_options(host: str, port: int, workers: int, log: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The production server settings, shared by ``receiver serve`` and the Procfile's web line; ``log``:
+    ``(LOG_LEVEL, LOG_FORMAT)``, read from the environment when not given."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 8,  # well under Segment's ~10 s: a stuck request fails fast and is retried by Segment
+        "graceful_timeout": 25,  # inside Heroku's 30 s between SIGTERM and SIGKILL
+        "keepalive": 5,
+        "accesslog": None,
+        "logconfig_dict": logs.dict_config(*(log or config.log_options())),
+    }
+
+
+def metrics_folder(folder: str) -> None:
+    """Gunicorn's workers (and a worker started with --worker) add up their metrics in one folder,
+    which must be set before prometheus_client is imported and emptied at every start."""
+    if not folder:
+        # prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself (here, in gunicorn's workers and in the
+        # worker process): the one setting that is handed on through the environment, so it is written there
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+
+
+class DeliveryChild:
+    """``serve --worker``'s delivery worker: ``python -m receiver worker``, started when gunicorn is ready and
+    stopped (SIGTERM, then SIGKILL after 20 s) when it exits."""
+
+    def __init__(self, demo: bool):
+        self.command = [sys.executable, "-m", "receiver", "worker", *(["--demo"] if demo else [])]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, _server: Any) -> None:
+        self.processes.append(subprocess.Popen(self.command))
+        log.info("started the delivery worker (pid %s)", self.processes[0].pid)
+
+    def stop(self, _server: Any) -> None:
+        for process in self.processes:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker: bool = False,
+          demo: bool = False) -> None:
+    """Run the app under gunicorn until it is stopped; the database must be ready (``startup.open_store``)."""
+    metrics_folder(settings.server.metrics_dir)
+    # Imported only now, once the settings are checked and the metrics folder is set: gunicorn parses
+    # WEB_CONCURRENCY (a bad value would be a traceback) and prometheus_client, under web and metrics, reads
+    # PROMETHEUS_MULTIPROC_DIR when first imported.
+    from gunicorn.app.base import BaseApplication
+
+    from . import metrics
+    from .web import create_app
+
+    options = gunicorn_options(host, port, workers, (settings.server.log_level, settings.server.log_format))
+    options["child_exit"] = lambda _server, worker: metrics.mark_process_dead(worker.pid)
+    if with_worker:
+        delivery = DeliveryChild(demo)
+        options.update(when_ready=delivery.start, on_exit=delivery.stop)
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)  # in each web worker, after the fork: its own connections
+
+    Server().run()
