@@ -162,10 +162,11 @@ SETTINGS: tuple[Setting, ...] = (
             process=WEB, secret=True),
     Setting("SEGMENT_SHARED_SECRETS", Items(), AUTH, "Shared secret(s) of Webhooks (Classic) and (Actions): "
             "`X-Signature` must be the hex HMAC-SHA1 of the request body as received (still gzip-compressed, if it "
-            "was sent so); several for rotation.", "s1,s2", attr="shared_secrets", process=WEB, secret=True),
+            "was sent so), or, on a JSON array (an Actions batch), of its first element as Segment signs it; several "
+            "for rotation.", "s1,s2", attr="shared_secrets", process=WEB, secret=True),
     Setting("SEGMENT_BEARER_TOKENS", Items(item="token", no_whitespace=True), AUTH, "Token(s) accepted as "
-            "`Authorization: Bearer <token>` (the custom header for Webhooks (Actions) batches, which Segment does "
-            "not sign).", "t1,t2", attr="bearer_tokens", process=WEB, secret=True),
+            "`Authorization: Bearer <token>` (a custom header a Webhooks (Actions) mapping can send).", "t1,t2",
+            attr="bearer_tokens", process=WEB, secret=True),
     Setting("ALLOW_UNAUTHENTICATED", Flag(), AUTH, "`serve` and `replay` refuse to start when none of the three above "
             "is set, unless this is `true`: then anyone who reaches the service may post to it, and it says so in a "
             "warning at start. It changes nothing when one of them is set.", "true", default="false",
