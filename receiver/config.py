@@ -150,6 +150,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
             "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences",
             process=WEB),
+    Setting("DESTINATION_NAMES", Items(item="name"), TRUSTPILOT, "The names this destination has in Segment, as a "
+            "message's `integrations` object names it (any case), e.g. `Trustpilot,Webhooks`. On `/segment` only "
+            "`{\"<name>\": false}` ignores a message; on `/v1/*` `{\"All\": false}` does too, unless one of these "
+            "names is `true`.", "Trustpilot,Webhooks (Actions)", default="Trustpilot", attr="destination_names",
+            process=WEB),
     Setting("DEFAULT_NAME", Text(), TRUSTPILOT, "Name used when an order carries none.", "Valued customer",
             default="Customer", attr="default_name", process=WEB),
     Setting("DEDUPE_ORDERS", Flag(), TRUSTPILOT, "One invitation per order `ref` per domain; `false` dedupes by "
@@ -297,6 +302,7 @@ class TrustpilotSettings:
     tag_properties: tuple[str, ...]  # properties that become tags "name:value"
     sku_map: Mapping[str, str] = field(hash=False)
     suppress_audiences: tuple[str, ...]  # trait names; true for a user -> no invitation
+    destination_names: tuple[str, ...]  # our names in a message's ``integrations``
     default_name: str
     dedupe_orders: bool
     invitation_delay: float

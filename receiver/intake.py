@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
-from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
+from .segment import Message, MessageProblem, parse_message, routed_to_us, snake_key
 from .store import PENDING, SUPPRESSED, NewInvitation, Store, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
@@ -28,6 +28,7 @@ OUTCOMES = (ACCEPTED, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPOR
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
 CUSTOMER_TRAITS = ("email", "name", "surname", "first_name", "last_name")
 MAX_TRAIT = 1000
+ROUTED_ELSEWHERE = "Ignored: its integrations turn this destination off (DESTINATION_NAMES)"
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,15 @@ class Intake:
         )
         self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *suppress)))
 
-    def parse(self, raw: Any) -> Message | Verdict:
-        """The message, or the verdict for one that is unreadable or not meant for us."""
+    def parse(self, raw: Any, *, as_api: bool = False) -> Message | Verdict:
+        """The message, or the verdict for one that is unreadable or not meant for us (``as_api``: it came to
+        ``/v1/*``, where Segment's whole routing rule applies; see ``segment.routed_to_us``)."""
         try:
             message = parse_message(raw)
         except MessageProblem as problem:
             return Verdict(REJECTED, str(problem), _message_id_of(raw))
-        if not sent_to_us(message.integrations):
-            return Verdict(IGNORED, "Ignored: its integrations turn Trustpilot off", message.message_id)
+        if not routed_to_us(message.integrations, self.settings.destination_names, as_api=as_api):
+            return Verdict(IGNORED, ROUTED_ELSEWHERE, message.message_id)
         return message
 
     def trait_updates(self, message: Message, now: datetime) -> list[TraitUpdate]:
@@ -204,10 +206,12 @@ class Intake:
         return NewInvitation(item.invitation, order_key=self.order_key(item.invitation), state=item.state,
                              due_at=self.due_at(item.invitation, now), reason=item.reason)
 
-    def process(self, messages: Sequence[Any]) -> list[Verdict]:
-        """One verdict per message, in order; traits and accepted invitations are stored before this returns."""
+    def process(self, messages: Sequence[Any], *, as_api: bool = False) -> list[Verdict]:
+        """One verdict per message, in order; traits and accepted invitations are stored before this returns.
+
+        ``as_api``: the messages came to ``/v1/*`` (Segment's own API, which routes by ``integrations``)."""
         now = self.clock()
-        parsed = [self.parse(raw) for raw in messages]
+        parsed = [self.parse(raw, as_api=as_api) for raw in messages]
         readable = [item for item in parsed if isinstance(item, Message)]
         updates = [update for message in readable for update in self.trait_updates(message, now)]
         if updates:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -248,14 +249,22 @@ def with_call_type(raw: Any, call: str) -> Any:
     return {**{key: value for key, value in raw.items() if snake_key(str(key)) != "type"}, "type": call}
 
 
-def sent_to_us(integrations: dict[str, Any]) -> bool:
-    """Whether Segment's ``integrations`` object lets this message reach us, as every destination reads it.
+def routed_to_us(integrations: dict[str, Any], names: Iterable[str] = (DESTINATION,), *, as_api: bool = False) -> bool:
+    """Whether a message whose ``integrations`` object is this one is for us (``names``: ours, any case).
 
-    ``{"Trustpilot": false}`` turns us off; ``{"All": false}`` turns every destination off but those
-    named with ``true`` (or an object of settings). Names compare without regard to case.
+    Delivered by Segment (``/segment``), the message was routed to us already: only an explicit
+    ``{"<one of names>": false}`` turns it away (``{"All": false}`` alone does not, which is how Engage sends).
+    Standing in for Segment's own API (``as_api``: ``/v1/*``), the whole routing rule applies, as Segment reads
+    it: an explicit false for one of our names turns it away, an explicit true (or an object of settings) lets
+    it through, and otherwise ``All`` decides (true when absent).
     """
-    flags = {str(name).lower(): _switched_on(value) for name, value in integrations.items() if value is not None}
-    return flags.get(DESTINATION.lower(), flags.get("all", True))
+    flags = {str(name).strip().lower(): _switched_on(value) for name, value in integrations.items() if value is not None}
+    ours = [flags[name] for name in {name.strip().lower() for name in names} if name in flags]
+    if not all(ours):
+        return False
+    if not as_api:
+        return True
+    return bool(ours) or flags.get("all", True)
 
 
 def _switched_on(value: Any) -> bool:

@@ -124,10 +124,10 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
     return messages, is_batch
 
 
-def _process(messages: list[Any]) -> list[Verdict]:
+def _process(messages: list[Any], *, as_api: bool = False) -> list[Verdict]:
     intake: Intake = current_app.extensions["receiver.intake"]
     try:
-        verdicts = intake.process(messages)
+        verdicts = intake.process(messages, as_api=as_api)
     except StoreUnavailable:
         log.warning("the database is unavailable: answered 503 so that Segment retries")
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
@@ -200,7 +200,7 @@ def _tracking_answer(verdicts: list[Verdict]) -> tuple[Any, int]:
 def tracking_batch() -> tuple[Any, int]:
     try:
         messages, _ = _messages(_read_body())
-        verdicts = _process(messages)
+        verdicts = _process(messages, as_api=True)
     except BadRequest as bad:
         return error(bad.status, bad.message)
     return _tracking_answer(verdicts)
@@ -212,7 +212,7 @@ def tracking_call(call: str) -> tuple[Any, int]:
         body = _read_body()
         if not isinstance(body, dict):
             raise BadRequest(400, f"The body of /v1/{call} must be one JSON object")
-        verdicts = _process([with_call_type(body, call)])
+        verdicts = _process([with_call_type(body, call)], as_api=True)
     except BadRequest as bad:
         return error(bad.status, bad.message)
     return _tracking_answer(verdicts)
