@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
-from .segment import Message, MessageProblem, parse_message, routed_to_us, snake_key
+from .segment import Message, MessageProblem, audience_change, parse_message, routed_to_us, snake_key
 from .store import PENDING, SUPPRESSED, NewInvitation, Store, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
@@ -122,12 +122,20 @@ class Intake:
             return Verdict(IGNORED, ROUTED_ELSEWHERE, message.message_id)
         return message
 
+    def remembered(self, message: Message) -> dict[str, Any]:
+        """The traits a message sets that we keep: an ``identify`` call's, or the audience trait of an Engage
+        ``Audience Entered`` / ``Audience Exited`` event (the same trait Engage's identify would set)."""
+        if message.type == "identify":
+            return {name: message.traits[name] for name in self.kept_traits
+                    if name in message.traits and _storable(message.traits[name])}
+        change = audience_change(message)
+        if change is not None and change[0] in self.kept_traits:
+            return {change[0]: change[1]}
+        return {}
+
     def trait_updates(self, message: Message, now: datetime) -> list[TraitUpdate]:
-        """What an ``identify`` call tells us to remember: the traits we use, under each of its ids."""
-        if message.type != "identify":
-            return []
-        kept = {name: message.traits[name] for name in self.kept_traits
-                if name in message.traits and _storable(message.traits[name])}
+        """What a message tells us to remember (``remembered``), under each of its ids."""
+        kept = self.remembered(message)
         if not kept:
             return []
         observed = min(message.timestamp or now, now)  # a clock ahead of ours must not pin a value
@@ -150,6 +158,9 @@ class Intake:
         if message.type == "identify":
             noted = "traits noted, " if any(name in message.traits for name in self.kept_traits) else ""
             return Verdict(IGNORED, f"Ignored: {noted}identify calls make no invitation", message.message_id)
+        if audience_change(message) is not None:
+            noted = "audience noted, " if self.remembered(message) else ""
+            return Verdict(IGNORED, f"Ignored: {noted}audience events make no invitation", message.message_id)
         if not message.is_order_completed:
             return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
         known = self.known_traits(message, stored)

@@ -97,6 +97,7 @@ class _ContextSchema(Schema):
     # Cosmetic to us: an odd value is dropped rather than costing the customer an invitation.
     traits = fields.Raw(load_default=dict)
     locale = fields.Raw(load_default=None, allow_none=True)
+    personas = fields.Raw(load_default=dict)  # Engage's: which audience or journey sent the message
 
 
 class MessageSchema(Schema):
@@ -147,6 +148,7 @@ class Message:
     context_traits: dict[str, Any] = field(default_factory=dict)
     locale: str | None = None
     integrations: dict[str, Any] = field(default_factory=dict)
+    personas: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_order_completed(self) -> bool:
@@ -209,7 +211,47 @@ def parse_message(raw: Any) -> Message:
         context_traits=context["traits"] if isinstance(context.get("traits"), dict) else {},
         locale=parse_locale(context.get("locale")),
         integrations=integrations if isinstance(integrations, dict) else {},
+        personas=context["personas"] if isinstance(context.get("personas"), dict) else {},
     )
+
+
+# -- Engage ------------------------------------------------------------------------------------------
+
+AUDIENCE_EVENTS = {"audience entered": True, "audience exited": False}
+
+
+def as_flag(value: Any) -> bool | None:
+    """A trait's yes or no: ``true``/``false``, or the strings ``"true"``/``"false"`` (any case); else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def audience_change(message: Message) -> tuple[str, bool] | None:
+    """What an Engage ``Audience Entered`` / ``Audience Exited`` track event says: (the audience's trait name in
+    snake_case, whether the customer is in it); None for any other message.
+
+    The audience is ``properties.audience_key``, else (a Journeys step, which names none) the
+    ``context.personas.computation_key`` that the properties carry. Membership is ``properties.<audience_key>``
+    (a boolean, or the string ``"true"``/``"false"``), else what the event's name says.
+    """
+    if message.type != "track" or message.event is None:
+        return None
+    entered = AUDIENCE_EVENTS.get(event_key(message.event))
+    if entered is None:
+        return None
+    properties = message.properties
+    key = properties.get("audience_key")
+    if not isinstance(key, str) or not key.strip():
+        computed = message.personas.get("computation_key")
+        key = computed if isinstance(computed, str) and snake_key(computed) in properties else None
+    if key is None or not key.strip():
+        return None
+    name = snake_key(key)
+    member = as_flag(properties.get(name))
+    return name, entered if member is None else member
 
 
 # -- envelopes and routing -------------------------------------------------------------------------
