@@ -18,7 +18,7 @@ from typing import Any
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import Message, MessageProblem, audience_change, parse_message, routed_to_us, snake_key
-from .store import PENDING, SUPPRESSED, NewInvitation, Store, TraitUpdate, identity_key
+from .store import PENDING, SUPPRESSED, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
@@ -86,14 +86,37 @@ def _storable(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TRAIT)
 
 
-def _identities(message: Message) -> list[str]:
+def identities(user_id: str | None, anonymous_id: str | None) -> list[str]:
     """The keys under which a customer's traits are stored: userId first, then anonymousId."""
     keys = []
-    if message.user_id:
-        keys.append(identity_key("user", message.user_id))
-    if message.anonymous_id:
-        keys.append(identity_key("anon", message.anonymous_id))
+    if user_id:
+        keys.append(identity_key("user", user_id))
+    if anonymous_id:
+        keys.append(identity_key("anon", anonymous_id))
     return keys
+
+
+def _identities(message: Message) -> list[str]:
+    return identities(message.user_id, message.anonymous_id)
+
+
+def customer_traits(user_id: str | None, anonymous_id: str | None,
+                    recalled: Mapping[str, Mapping[str, StoredTrait]]) -> dict[str, Any]:
+    """The stored traits an order of this customer may use, so that they never cross customers.
+
+    Its userId's own traits first; then those of its anonymousId that were set by a message with the same userId,
+    or with none. An order without a userId uses only anonymousId traits set with none. A shared browser, a kiosk
+    or a server-side constant anonymousId so never hands one customer's address to another.
+    """
+    known: dict[str, Any] = {}
+    if anonymous_id:
+        for name, trait in recalled.get(identity_key("anon", anonymous_id), {}).items():
+            if trait.value is not None and (trait.user_id is None or (bool(user_id) and trait.user_id == user_id)):
+                known[name] = trait.value
+    if user_id:
+        own = recalled.get(identity_key("user", user_id), {})
+        known.update({name: trait.value for name, trait in own.items() if trait.value is not None})
+    return known
 
 
 class Intake:
@@ -139,16 +162,9 @@ class Intake:
         if not kept:
             return []
         observed = min(message.timestamp or now, now)  # a clock ahead of ours must not pin a value
-        return [TraitUpdate(identity, kept, observed) for identity in _identities(message)]
+        return [TraitUpdate(identity, kept, observed, message.user_id) for identity in _identities(message)]
 
-    def known_traits(self, message: Message, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        """The stored traits of the message's customer: those of its userId win over its anonymousId's."""
-        known: dict[str, Any] = {}
-        for identity in reversed(_identities(message)):
-            known.update({name: value for name, value in stored.get(identity, {}).items() if value is not None})
-        return known
-
-    def classify(self, item: Message | Verdict, stored: Mapping[str, Mapping[str, Any]]) -> _ToStore | Verdict:
+    def classify(self, item: Message | Verdict, stored: Mapping[str, Mapping[str, StoredTrait]]) -> _ToStore | Verdict:
         """An invitation to store (maybe as suppressed), or the verdict for a message that makes none."""
         if isinstance(item, Verdict):
             return item
@@ -163,7 +179,7 @@ class Intake:
             return Verdict(IGNORED, f"Ignored: {noted}audience events make no invitation", message.message_id)
         if not message.is_order_completed:
             return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
-        known = self.known_traits(message, stored)
+        known = customer_traits(message.user_id, message.anonymous_id, stored)
         try:
             invitation, sources = invitation_and_sources(message, self.rules, known_traits=known)
         except Rejected as reason:
@@ -184,9 +200,9 @@ class Intake:
         would answer, and still shows the invitation it would make.
         """
         item = self.parse(raw)
-        stored: Mapping[str, Mapping[str, Any]] = {}
+        stored: Mapping[str, Mapping[str, StoredTrait]] = {}
         if isinstance(item, Message) and item.is_order_completed and _identities(item):
-            stored = self.store.traits.known(_identities(item))
+            stored = self.store.traits.recalled(_identities(item))
         classified = self.classify(item, stored)
         call_type = item.type if isinstance(item, Message) else "unknown"
         if isinstance(classified, Verdict):
@@ -230,7 +246,7 @@ class Intake:
         wanted = [identity for message in readable
                   if message.is_order_completed and needs_stored_traits(message, self.rules)  # one query fewer
                   for identity in _identities(message)]
-        stored = self.store.traits.known(wanted) if wanted else {}
+        stored = self.store.traits.recalled(wanted) if wanted else {}
         classified = [self.classify(item, stored) for item in parsed]
         fresh = [item for item in classified if isinstance(item, _ToStore)]
         added = iter(self.store.outbox.add([self.new_row(item, now) for item in fresh], domain=self.settings.domain,

@@ -33,17 +33,18 @@ from .schema import (
     SENT,
     STATES,
     SUPPRESSED,
+    WAITING,
     UTCDateTime,
     invitations,
     metadata,
     user_traits,
 )
-from .traits import Traits, TraitUpdate, identity_key
+from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
-    "Store", "StoreUnavailable", "TraitUpdate", "Traits", "UTCDateTime", "identity_key", "invitations",
+    "SUPPRESSED", "WAITING", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
+    "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "identity_key", "invitations",
     "make_engine", "metadata", "user_traits",
 ]
 
