@@ -184,8 +184,12 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
         sender = load_sender(settings.worker.sender, settings.environ)
     except ValueError as exc:
         _fail(str(exc).splitlines())
+    from .waiting import Waiting
+
     links = LinkBuilder.from_settings(settings.trustpilot)
-    return Worker(open_store(settings.database), settings.worker, sender, links=links, stop=stop)
+    store = open_store(settings.database)
+    return Worker(store, settings.worker, sender, links=links, stop=stop,
+                  waiting=Waiting.from_settings(store, settings.trustpilot))
 
 
 @main.command()
@@ -331,6 +335,9 @@ def status() -> None:
 
 # -- replay ---------------------------------------------------------------------------------------
 
+REPLAY_OUTCOMES = ("accepted", "waiting", "duplicate", "suppressed", "ignored", "rejected")  # counted in a batch
+
+
 def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
     for name in paths:
         path = Path(name)
@@ -345,8 +352,7 @@ def _describe(status: int, body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "error", f"HTTP {status}"
     if "received" in body:  # a batch
-        parts = [f"{body.get(k, 0)} {k}" for k in ("accepted", "duplicate", "suppressed", "ignored", "rejected")
-                 if body.get(k)]
+        parts = [f"{body.get(k, 0)} {k}" for k in REPLAY_OUTCOMES if body.get(k)]
         return "batch", ", ".join(parts) or "empty"
     outcome = body.get("status") or ("unauthorised" if status == 401 else "rejected" if status < 500 else "error")
     if status == 501:
@@ -395,7 +401,7 @@ def _replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: 
             sys.exit(1)
         outcome, detail = _describe(status, body)
         if outcome == "batch":
-            for key in ("accepted", "duplicate", "suppressed", "ignored", "rejected"):
+            for key in REPLAY_OUTCOMES:
                 totals[key] += int(body.get(key, 0))
         else:
             totals[outcome] += 1

@@ -148,15 +148,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku` or `product_id` → the SKU in your "
             "Trustpilot product catalogue (format below).", "/app/sku-map.csv", attr="sku_map", process=WEB),
     Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
-            "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences",
-            process=WEB),
+            "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences"),
     Setting("DESTINATION_NAMES", Items(item="name"), TRUSTPILOT, "The names this destination has in Segment, as a "
             "message's `integrations` object names it (any case), e.g. `Trustpilot,Webhooks`. On `/segment` only "
             "`{\"<name>\": false}` ignores a message; on `/v1/*` `{\"All\": false}` does too, unless one of these "
             "names is `true`.", "Trustpilot,Webhooks (Actions)", default="Trustpilot", attr="destination_names",
             process=WEB),
     Setting("DEFAULT_NAME", Text(), TRUSTPILOT, "Name used when an order carries none.", "Valued customer",
-            default="Customer", attr="default_name", process=WEB),
+            default="Customer", attr="default_name"),
+    Setting("EMAIL_WAIT", Duration(maximum=7 * 86400), TRUSTPILOT, "How long an order without an email (but with a "
+            "`userId` or `anonymousId`) waits, as `waiting`, for an identify call to give one; then it is `dead`. "
+            "`0`: it is refused at once (400 `Missing email address`).", "1h", default="15m", attr="email_wait",
+            process=WEB),
     Setting("DEDUPE_ORDERS", Flag(), TRUSTPILOT, "One invitation per order `ref` per domain; `false` dedupes by "
             "`messageId` only.", "false", default="true", attr="dedupe_orders", process=WEB),
     Setting("INVITATION_DELAY", Duration(), TRUSTPILOT, "Send at the order's own `timestamp` plus this (e.g. once the "
@@ -304,6 +307,7 @@ class TrustpilotSettings:
     suppress_audiences: tuple[str, ...]  # trait names; true for a user -> no invitation
     destination_names: tuple[str, ...]  # our names in a message's ``integrations``
     default_name: str
+    email_wait: float  # seconds an order without an email may wait for one; 0: rejected at once
     dedupe_orders: bool
     invitation_delay: float
 

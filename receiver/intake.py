@@ -18,11 +18,13 @@ from typing import Any
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import Message, MessageProblem, audience_change, parse_message, routed_to_us, snake_key
-from .store import PENDING, SUPPRESSED, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
+from .setting_types import human_duration
+from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
-OUTCOMES = (ACCEPTED, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPORTED)
+WAITING_VERDICT = WAITING  # "waiting": an order stored without an email, waiting for an identify call to give one
+OUTCOMES = (ACCEPTED, WAITING_VERDICT, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPORTED)
 
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
@@ -65,7 +67,7 @@ class _ToStore:
 
     @property
     def state(self) -> str:
-        return SUPPRESSED if self.audience else PENDING
+        return SUPPRESSED if self.audience else WAITING if not self.invitation.email else PENDING
 
     @property
     def reason(self) -> str | None:
@@ -119,20 +121,28 @@ def customer_traits(user_id: str | None, anonymous_id: str | None,
     return known
 
 
+def rules_of(settings: TrustpilotSettings) -> Rules:
+    """The invitation rules the settings ask for (names of properties and traits in snake_case)."""
+    return Rules(
+        tags=settings.tags,
+        default_name=settings.default_name,
+        sku_map=settings.sku_map,
+        tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
+        suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
+    )
+
+
+def waiting_message(seconds: float) -> str:
+    return f"Waiting up to {human_duration(seconds)} for the customer's email from an identify call"
+
+
 class Intake:
     def __init__(self, settings: TrustpilotSettings, store: Store, clock: Callable[[], datetime]):
         self.settings = settings
         self.store = store
         self.clock = clock
-        suppress = tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences))
-        self.rules = Rules(
-            tags=settings.tags,
-            default_name=settings.default_name,
-            sku_map=settings.sku_map,
-            tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
-            suppress=suppress,
-        )
-        self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *suppress)))
+        self.rules = rules_of(settings)
+        self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *self.rules.suppress)))
 
     def parse(self, raw: Any, *, as_api: bool = False) -> Message | Verdict:
         """The message, or the verdict for one that is unreadable or not meant for us (``as_api``: it came to
@@ -181,16 +191,22 @@ class Intake:
             return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
         known = customer_traits(message.user_id, message.anonymous_id, stored)
         try:
-            invitation, sources = invitation_and_sources(message, self.rules, known_traits=known)
+            invitation, sources = invitation_and_sources(message, self.rules, known_traits=known,
+                                                         may_wait=self.may_wait(message))
         except Rejected as reason:
             return Verdict(REJECTED, str(reason), message.message_id)
         return _ToStore(invitation, suppressed_by(message, self.rules.suppress, known), sources)
 
-    @staticmethod
-    def _stored_verdict(item: _ToStore) -> Verdict:
+    def may_wait(self, message: Message) -> bool:
+        """An order without an email waits for one (``EMAIL_WAIT``) when an identify call could give it one."""
+        return bool(self.settings.email_wait and (message.user_id or message.anonymous_id))
+
+    def _stored_verdict(self, item: _ToStore) -> Verdict:
         if item.audience:
             return Verdict(SUPPRESSED_VERDICT, f"Suppressed: the customer is in {item.audience}",
                            item.invitation.message_id)
+        if item.state == WAITING:
+            return Verdict(WAITING_VERDICT, waiting_message(self.settings.email_wait), item.invitation.message_id)
         return Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id)
 
     def preview(self, raw: Any) -> Preview:
@@ -217,6 +233,8 @@ class Intake:
                               invitation.message_id)
         elif verdict.outcome == ACCEPTED:
             verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
+        if not invitation.email:  # waiting for its email (or suppressed before it had one): no link to show yet
+            return Preview(replace(verdict, call_type=call_type))
         return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
 
     def order_key(self, invitation: Invitation) -> str:
@@ -230,8 +248,10 @@ class Intake:
         return max(now, (invitation.ordered_at or now) + timedelta(seconds=self.settings.invitation_delay))
 
     def new_row(self, item: _ToStore, now: datetime) -> NewInvitation:
+        waits = item.state == WAITING
         return NewInvitation(item.invitation, order_key=self.order_key(item.invitation), state=item.state,
-                             due_at=self.due_at(item.invitation, now), reason=item.reason)
+                             due_at=self.due_at(item.invitation, now), reason=item.reason,
+                             wait_until=now + timedelta(seconds=self.settings.email_wait) if waits else None)
 
     def process(self, messages: Sequence[Any], *, as_api: bool = False) -> list[Verdict]:
         """One verdict per message, in order; traits and accepted invitations are stored before this returns.

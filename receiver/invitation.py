@@ -6,7 +6,7 @@ Pure: takes a parsed ``Message`` and plain settings, returns plain values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,17 @@ MAX_SKU = 200
 
 class Rejected(ValueError):
     """The message cannot become an invitation; ``str()`` names the field, e.g. ``Missing email address``."""
+
+
+class MissingEmail(Rejected):
+    """No email anywhere (an order that may wait for one: see ``invitation_and_sources``)."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_EMAIL)
+
+
+MISSING_EMAIL = "Missing email address"
+WAITING_FOR_EMAIL = "none yet: waiting for the customer's stored traits"
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ def email_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[
         if email is None:
             raise Rejected("Invalid email address")
         return email, f"{label}.email"
-    raise Rejected("Missing email address")
+    raise MissingEmail()
 
 
 def _joined(*parts: Any) -> str:
@@ -157,7 +168,11 @@ def _is_true(value: Any) -> bool:
 def suppressed_by(message: Message, names: Iterable[str], known_traits: Mapping[str, Any] | None = None) -> str | None:
     """The first of ``names`` (trait names, snake_case) that is true for the customer, in the event's
     traits or the stored ones; None if the customer may be invited."""
-    sources = (message.context_traits, message.traits, known_traits or {})
+    return first_true(names, message.context_traits, message.traits, known_traits or {})
+
+
+def first_true(names: Iterable[str], *sources: Mapping[str, Any]) -> str | None:
+    """The first of ``names`` that is ``true`` (or ``"true"``) in any of ``sources``."""
     for name in names:
         if any(_is_true(source.get(name)) for source in sources):
             return name
@@ -188,17 +203,28 @@ STORED_TRAITS = "stored traits"  # the label of ``known_traits`` in the sources 
 
 
 def invitation_and_sources(
-    message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None,
+    message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None, *, may_wait: bool = False,
 ) -> tuple[Invitation, dict[str, str]]:
-    """``invitation_from``, and for each field where its value came from (``email``: ``context.traits.email``)."""
+    """``invitation_from``, and for each field where its value came from (``email``: ``context.traits.email``).
+
+    ``may_wait``: an order with no email anywhere is not rejected but comes back without one (``email`` '', and
+    ``name`` '' when only ``DEFAULT_NAME`` would name it), to wait for an identify call (``completed``).
+    """
     props = message.properties
     known = known_traits or {}
     ref = order_ref(props)
-    email, email_source = email_and_source(
-        [("properties", props), ("context.traits", message.context_traits), (STORED_TRAITS, known)])
+    try:
+        email, email_source = email_and_source(
+            [("properties", props), ("context.traits", message.context_traits), (STORED_TRAITS, known)])
+    except MissingEmail:
+        if not may_wait:
+            raise
+        email, email_source = "", WAITING_FOR_EMAIL
     name, name_source = name_and_source(
         [("properties", props), ("context.traits", message.context_traits), ("traits", message.traits),
          (STORED_TRAITS, known)], rules.default_name)
+    if not email and name_source == "DEFAULT_NAME":
+        name, name_source = "", WAITING_FOR_EMAIL + ", else DEFAULT_NAME"
     locale = message.locale or parse_locale(props.get("locale"))
     tag_sources = [label for label, present in (
         ("TRUSTPILOT_TAGS", rules.tags),
@@ -225,3 +251,12 @@ def invitation_and_sources(
         anonymous_id=message.anonymous_id,
     )
     return invitation, sources
+
+
+def completed(invitation: Invitation, known_traits: Mapping[str, Any], rules: Rules) -> Invitation:
+    """A waiting invitation (no email yet) made whole from the customer's stored traits, by the rules of intake:
+    the email from them (``MissingEmail`` while they give none, ``Rejected`` for an invalid one), and the name
+    from them when the order itself named nobody (else ``DEFAULT_NAME``)."""
+    email, _ = email_and_source([(STORED_TRAITS, known_traits)])
+    name = invitation.name or name_and_source([(STORED_TRAITS, known_traits)], rules.default_name)[0]
+    return replace(invitation, email=email, name=name)

@@ -28,13 +28,24 @@ from . import logs, metrics
 from .auth import authenticate
 from .clock import utcnow
 from .config import SegmentAuth, Settings
-from .intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Intake, Verdict
+from .intake import (
+    ACCEPTED,
+    DUPLICATE,
+    IGNORED,
+    REJECTED,
+    SUPPRESSED_VERDICT,
+    UNSUPPORTED,
+    WAITING_VERDICT,
+    Intake,
+    Verdict,
+)
 from .segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
 from .store import Store, StoreUnavailable
 
 log = logging.getLogger("receiver.web")
 
-STATUS = {ACCEPTED: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
+STATUS = {ACCEPTED: 200, WAITING_VERDICT: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400,
+          UNSUPPORTED: 501}
 # ``code`` of the Tracking API's error bodies, which SDKs read along with ``message``.
 ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",

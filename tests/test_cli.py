@@ -129,9 +129,9 @@ def test_end_to_end_over_real_http_then_worker_once(served, tmp_path):
     assert again.json()["duplicate"] is True
     missing = requests.post(f"{base}/segment", json=fixture("order-completed-missing-email.json"),
                             headers=basic_auth(), timeout=5)
-    assert missing.status_code == 400 and missing.json() == {"status": "rejected",
-                                                             "message": "Missing email address",
-                                                             "messageId": "ajs-next-5d6e6f7a8b9c0d1e2f3a4b5c6d7e8f95"}
+    assert missing.status_code == 200 and missing.json() == {  # an anonymousId: it waits for an identify call
+        "status": "waiting", "message": "Waiting up to 15m for the customer's email from an identify call",
+        "messageId": "ajs-next-5d6e6f7a8b9c0d1e2f3a4b5c6d7e8f95"}
 
     worker = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)

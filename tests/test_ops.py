@@ -3,6 +3,7 @@
 import json
 import logging
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import logs
@@ -101,6 +102,7 @@ def counter(client, name, **labels):
     return samples(client.get("/metrics").get_data(as_text=True)).get((name, tuple(sorted(labels.items()))), 0)
 
 
+@pytest.mark.env(EMAIL_WAIT="0")
 def test_messages_are_counted_by_type_outcome_and_reason(client):
     before = {
         "accepted": counter(client, "receiver_messages_total", type="track", outcome="accepted"),

@@ -43,6 +43,7 @@ def test_the_same_message_again_is_a_duplicate(client, store):
     ("order-completed-invalid-email.json", 400, "Invalid email address"),
     ("page.json", 501, "Unsupported message type: page"),
 ])
+@pytest.mark.env(EMAIL_WAIT="0")
 def test_refused_fixtures(client, store, name, status, message):
     response = post(client, fixture(name))
     assert response.status_code == status

@@ -81,10 +81,13 @@ invitations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    # a waiting order's customer, whose stored traits may yet give its email, and how long it may wait for them
+    # A waiting order: its customer, whose stored traits may yet give its email; how long it may wait for them; and
+    # from when on a stored trait of the customer is news worth another look (``next_attempt_at`` stays the time
+    # it becomes due once it has its email).
     Column("user_id", String(MAX_ID)),
     Column("anonymous_id", String(MAX_ID)),
     Column("wait_until", UTCDateTime),
+    Column("recheck_from", UTCDateTime),
     UniqueConstraint("message_id", name="uq_invitations_message_id"),
     UniqueConstraint("domain", "order_key", name="uq_invitations_domain_order"),
 )
