@@ -17,14 +17,25 @@ from typing import Any
 
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
-from .segment import Message, MessageProblem, audience_change, parse_message, routed_to_us, snake_key
+from .segment import (
+    DELETE,
+    KNOWN_TYPES,
+    Message,
+    MessageProblem,
+    audience_change,
+    parse_message,
+    routed_to_us,
+    snake_key,
+)
 from .setting_types import human_duration
 from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
 
-ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
+ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "rejected"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
 WAITING_VERDICT = WAITING  # "waiting": an order stored without an email, waiting for an identify call to give one
-OUTCOMES = (ACCEPTED, WAITING_VERDICT, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPORTED)
+OUTCOMES = (ACCEPTED, WAITING_VERDICT, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED)
+DELETION_NOTED = ("Ignored: a user-deletion request, recorded (the receiver does not act on it yet: use "
+                  "'receiver forget EMAIL')")
 
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
@@ -179,8 +190,11 @@ class Intake:
         if isinstance(item, Verdict):
             return item
         message = item
-        if message.type in ("page", "screen", "group", "alias"):
-            return Verdict(UNSUPPORTED, f"Unsupported message type: {message.type}", message.message_id)
+        if message.type == DELETE:
+            return Verdict(IGNORED, DELETION_NOTED, message.message_id)
+        if message.type not in ("track", "identify"):
+            calls = f"{message.type} calls" if message.type in KNOWN_TYPES else "calls of this type"  # no client text
+            return Verdict(IGNORED, f"Ignored: {calls} make no invitation", message.message_id)
         if message.type == "identify":
             noted = "traits noted, " if any(name in message.traits for name in self.kept_traits) else ""
             return Verdict(IGNORED, f"Ignored: {noted}identify calls make no invitation", message.message_id)
@@ -220,7 +234,7 @@ class Intake:
         if isinstance(item, Message) and item.is_order_completed and _identities(item):
             stored = self.store.traits.recalled(_identities(item))
         classified = self.classify(item, stored)
-        call_type = item.type if isinstance(item, Message) else "unknown"
+        call_type = item.type_label if isinstance(item, Message) else "unknown"
         if isinstance(classified, Verdict):
             return Preview(replace(classified, call_type=call_type))
         verdict = self._stored_verdict(classified)
@@ -280,5 +294,5 @@ class Intake:
                                         item.invitation.message_id))
             else:
                 verdicts.append(self._stored_verdict(item))
-        return [replace(verdict, call_type=item.type) if isinstance(item, Message) else verdict
+        return [replace(verdict, call_type=item.type_label) if isinstance(item, Message) else verdict
                 for verdict, item in zip(verdicts, parsed, strict=True)]

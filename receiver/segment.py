@@ -21,6 +21,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from .text import parse_locale
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+DELETE = "delete"  # Segment's user-deletion notice, as Webhooks (Classic) forwards it
+KNOWN_TYPES = (*CALL_TYPES, DELETE)
 ORDER_COMPLETED = "order completed"
 DESTINATION = "Trustpilot"  # our name in a message's ``integrations``
 
@@ -106,9 +108,10 @@ class MessageSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    # Any type is read (one we do not use is ignored, not refused: Webhooks retry every 5xx); none is a problem.
     type = fields.String(
         required=True,
-        validate=validate.OneOf(CALL_TYPES, error="Unknown message type"),
+        validate=validate.Length(min=1, error="Missing message type"),
         error_messages={"required": "Missing message type", "invalid": "Invalid message type"},
     )
     message_id = fields.String(
@@ -149,6 +152,11 @@ class Message:
     locale: str | None = None
     integrations: dict[str, Any] = field(default_factory=dict)
     personas: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type_label(self) -> str:
+        """The call type as metrics count it: one of ``KNOWN_TYPES``, else ``other`` (no label from the client)."""
+        return self.type if self.type in KNOWN_TYPES else "other"
 
     @property
     def is_order_completed(self) -> bool:

@@ -1,9 +1,10 @@
 """The Flask app: authenticate, decode the body, hand the messages to intake, answer as Segment expects.
 
 Two doors, one path behind them:
-- ``POST /segment``: the destination endpoint (Direct, Webhooks (Classic), Webhooks (Actions)). One message
-  gets that message's status (400 for a rejected one, 501 for a call type we do not take); a batch gets
-  200 with counts and the rejected entries, or 400 when nothing in it could be accepted.
+- ``POST /segment`` (``PUT`` and ``PATCH`` alike): the destination endpoint (Direct, Webhooks (Classic), Webhooks
+  (Actions)). One message gets that message's status (400 for a rejected one; 200 ``ignored`` for a call type we
+  do not use, since Webhooks retry every 5xx for hours); a batch gets 200 with counts and the rejected entries,
+  or 400 when nothing in it could be accepted.
 - ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``, ``/v1/screen``, ``/v1/group``, ``/v1/alias``:
   Segment's HTTP Tracking API, for Segment's SDKs pointed at this host. Like Segment's own API, every readable,
   authenticated request gets 200 (``{"success": true, ...}`` with the same counts); errors are
@@ -34,7 +35,6 @@ from .intake import (
     IGNORED,
     REJECTED,
     SUPPRESSED_VERDICT,
-    UNSUPPORTED,
     WAITING_VERDICT,
     Intake,
     Verdict,
@@ -44,8 +44,7 @@ from .store import Store, StoreUnavailable
 
 log = logging.getLogger("receiver.web")
 
-STATUS = {ACCEPTED: 200, WAITING_VERDICT: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400,
-          UNSUPPORTED: 501}
+STATUS = {ACCEPTED: 200, WAITING_VERDICT: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400}
 # ``code`` of the Tracking API's error bodies, which SDKs read along with ``message``.
 ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
@@ -164,15 +163,14 @@ def _account(verdicts: list[Verdict]) -> None:
 
 
 def batch_counts(verdicts: list[Verdict]) -> dict[str, Any]:
-    """``received``, a count per outcome (``unsupported`` counted as ``ignored``), and under ``errors`` each
-    rejected message's ``index`` in the batch, ``messageId`` and ``reason``."""
+    """``received``, a count per outcome, and under ``errors`` each rejected message's ``index`` in the batch,
+    ``messageId`` and ``reason``."""
     counts: dict[str, Any] = {name: 0 for name in STATUS}
     errors = []
     for index, verdict in enumerate(verdicts):
         counts[verdict.outcome] += 1
         if verdict.outcome == REJECTED:
             errors.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
-    counts[IGNORED] += counts.pop(UNSUPPORTED)
     return {"received": len(verdicts), **counts, "errors": errors}
 
 
@@ -183,7 +181,7 @@ def batch_response(verdicts: list[Verdict]) -> tuple[Any, int]:
     return jsonify({"message": message, **counts}), status
 
 
-@segment.post("/segment")
+@segment.route("/segment", methods=["POST", "PUT", "PATCH"])  # Webhooks (Actions) may send with PUT or PATCH
 def receive() -> tuple[Any, int]:
     try:
         messages, is_batch = _messages(_read_body())

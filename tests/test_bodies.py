@@ -110,14 +110,14 @@ def test_a_batch_of_4000_orders_is_stored_in_one_go(live_app, store):
 
 @pytest.mark.env(EMAIL_WAIT="0")
 def test_only_a_batch_where_nothing_is_accepted_is_a_400(live_app, store):
-    bad = [order(1, email=""), 42, {"type": "purchase", "messageId": "x-1"}, order(2, order_id=None)]
+    bad = [order(1, email=""), 42, {"type": 7, "messageId": "x-1"}, order(2, order_id=None)]
     response = post(live_app, bad)
     assert response.status_code == 400
     assert response.json()["message"] == "No message in the batch could be accepted"
     assert response.json()["errors"] == [
         {"index": 0, "messageId": "m-1", "reason": "Missing email address"},
         {"index": 1, "messageId": None, "reason": "A message must be a JSON object"},
-        {"index": 2, "messageId": "x-1", "reason": "Unknown message type"},
+        {"index": 2, "messageId": "x-1", "reason": "Invalid message type"},
         {"index": 3, "messageId": "m-2", "reason": "Missing order_id"},
     ]
     assert sum(store.reports.counts().values()) == 0
