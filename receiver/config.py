@@ -149,6 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Trustpilot product catalogue (format below).", "/app/sku-map.csv", attr="sku_map", process=WEB),
     Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
             "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences"),
+    Setting("ORDER_EVENTS", Items(item="event name"), TRUSTPILOT, "The track events that are orders (each makes an "
+            "invitation), compared in any casing and without separators (`order_completed`, `OrderCompleted`).",
+            "Order Completed,Completed Order,order.placed", default="Order Completed,Completed Order",
+            attr="order_events", process=WEB),
     Setting("DESTINATION_NAMES", Items(item="name"), TRUSTPILOT, "The names this destination has in Segment, as a "
             "message's `integrations` object names it (any case), e.g. `Trustpilot,Webhooks`. On `/segment` only "
             "`{\"<name>\": false}` ignores a message; on `/v1/*` `{\"All\": false}` does too, unless one of these "
@@ -306,6 +310,7 @@ class TrustpilotSettings:
     sku_map: Mapping[str, str] = field(hash=False)
     suppress_audiences: tuple[str, ...]  # trait names; true for a user -> no invitation
     destination_names: tuple[str, ...]  # our names in a message's ``integrations``
+    order_events: tuple[str, ...]  # the track events that are orders
     default_name: str
     email_wait: float  # seconds an order without an email may wait for one; 0: rejected at once
     dedupe_orders: bool

@@ -19,10 +19,13 @@ from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
+    EMAIL_KEYS,
     KNOWN_TYPES,
     Message,
     MessageProblem,
     audience_change,
+    is_order,
+    lookup,
     parse_message,
     routed_to_us,
     snake_key,
@@ -40,6 +43,7 @@ DELETION_NOTED = ("Ignored: a user-deletion request, recorded (the receiver does
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
 CUSTOMER_TRAITS = ("email", "name", "surname", "first_name", "last_name")
+TRAIT_KEYS = {"email": EMAIL_KEYS}  # a trait's other spellings; each stored under its own name
 MAX_TRAIT = 1000
 ROUTED_ELSEWHERE = "Ignored: its integrations turn this destination off (DESTINATION_NAMES)"
 
@@ -140,6 +144,7 @@ def rules_of(settings: TrustpilotSettings) -> Rules:
         sku_map=settings.sku_map,
         tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
         suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
+        order_events=settings.order_events,
     )
 
 
@@ -170,8 +175,12 @@ class Intake:
         """The traits a message sets that we keep: an ``identify`` call's, or the audience trait of an Engage
         ``Audience Entered`` / ``Audience Exited`` event (the same trait Engage's identify would set)."""
         if message.type == "identify":
-            return {name: message.traits[name] for name in self.kept_traits
-                    if name in message.traits and _storable(message.traits[name])}
+            kept = {}
+            for name in self.kept_traits:  # an explicit null is kept: it clears what was stored
+                found = lookup(message.traits, TRAIT_KEYS.get(name, (name,)), keep_null=True)
+                if found is not None and _storable(found[1]):
+                    kept[name] = found[1]
+            return kept
         change = audience_change(message)
         if change is not None and change[0] in self.kept_traits:
             return {change[0]: change[1]}
@@ -196,13 +205,14 @@ class Intake:
             calls = f"{message.type} calls" if message.type in KNOWN_TYPES else "calls of this type"  # no client text
             return Verdict(IGNORED, f"Ignored: {calls} make no invitation", message.message_id)
         if message.type == "identify":
-            noted = "traits noted, " if any(name in message.traits for name in self.kept_traits) else ""
+            noted = "traits noted, " if self.remembered(message) else ""
             return Verdict(IGNORED, f"Ignored: {noted}identify calls make no invitation", message.message_id)
         if audience_change(message) is not None:
             noted = "audience noted, " if self.remembered(message) else ""
             return Verdict(IGNORED, f"Ignored: {noted}audience events make no invitation", message.message_id)
-        if not message.is_order_completed:
-            return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
+        if not is_order(message, self.rules.order_events):
+            return Verdict(IGNORED, "Ignored: only Order Completed events make invitations (ORDER_EVENTS)",
+                           message.message_id)
         known = customer_traits(message.user_id, message.anonymous_id, stored)
         try:
             invitation, sources = invitation_and_sources(message, self.rules, known_traits=known,
@@ -231,7 +241,7 @@ class Intake:
         """
         item = self.parse(raw)
         stored: Mapping[str, Mapping[str, StoredTrait]] = {}
-        if isinstance(item, Message) and item.is_order_completed and _identities(item):
+        if isinstance(item, Message) and is_order(item, self.rules.order_events) and _identities(item):
             stored = self.store.traits.recalled(_identities(item))
         classified = self.classify(item, stored)
         call_type = item.type_label if isinstance(item, Message) else "unknown"
@@ -278,7 +288,7 @@ class Intake:
         if updates:
             self.store.traits.remember(updates, now=now)
         wanted = [identity for message in readable
-                  if message.is_order_completed and needs_stored_traits(message, self.rules)  # one query fewer
+                  if is_order(message, self.rules.order_events) and needs_stored_traits(message, self.rules)
                   for identity in _identities(message)]
         stored = self.store.traits.recalled(wanted) if wanted else {}
         classified = [self.classify(item, stored) for item in parsed]

@@ -2,7 +2,9 @@
 
 The casing rule is decided once: every key is folded to snake_case (``orderId``, ``OrderID``,
 ``ORDER_ID`` and ``order-id`` all become ``order_id``), everywhere but inside ``integrations``,
-whose keys are destination names.
+whose keys are destination names. A known field is then found by ``lookup``, which compares keys without case
+or any separator (``E-Mail``, ``eMail`` and ``e_mail`` are one key) and knows its aliases (``EMAIL_KEYS``,
+``SKU_KEYS``); event names compare the same way (``is_order``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,17 +20,20 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from .text import parse_locale
+from .text import is_absent, parse_locale
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+ORDER_EVENTS = ("Order Completed", "Completed Order")  # spec v2, and spec v1 (Segment's Magento extension)
+EMAIL_KEYS = ("email", "e_mail", "email_address")  # in this order; any casing and separators
+SKU_KEYS = ("sku", "product_id", "id")
 DELETE = "delete"  # Segment's user-deletion notice, as Webhooks (Classic) forwards it
 KNOWN_TYPES = (*CALL_TYPES, DELETE)
-ORDER_COMPLETED = "order completed"
 DESTINATION = "Trustpilot"  # our name in a message's ``integrations``
 
 _ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.]+")
+_ANY_SEPARATOR = re.compile(r"[\s_\-.]+")
 _MAX_DEPTH = 32
 
 
@@ -84,6 +89,35 @@ def normalise_keys(value: Any, depth: int = 0) -> Any:
 def event_key(name: str) -> str:
     """Event names compared loosely: ``Order Completed``, ``order_completed`` -> ``order completed``."""
     return " ".join(re.split(r"[\s_]+", name.strip().lower()))
+
+
+@lru_cache(maxsize=8192)
+def squash(text: str) -> str:
+    """``Order Completed``, ``order_completed``, ``OrderCompleted``, ``order.completed`` -> ``ordercompleted``;
+    ``E-Mail``, ``e_mail`` -> ``email``: names and keys compared without case or any separator."""
+    return _ANY_SEPARATOR.sub("", text).lower()
+
+
+def is_order(message: Message, names: Iterable[str] = ORDER_EVENTS) -> bool:
+    """A track event named one of ``names`` (``ORDER_EVENTS``), in any casing and with any separators."""
+    return (message.type == "track" and message.event is not None
+            and squash(message.event) in {squash(name) for name in names})
+
+
+def lookup(source: Mapping[str, Any], names: Iterable[str], *, keep_null: bool = False) -> tuple[str, Any] | None:
+    """The first value in ``source`` under one of ``names``, tried in their order, keys compared without case or
+    separators; with the key it was under. A value that says nothing (``text.is_absent``: null, blank,
+    ``undefined``, ``n/a``...) is skipped, so the next name is tried (``keep_null``: an explicit null is a value).
+    None when no name has a value."""
+    keyed: dict[str, list[tuple[str, Any]]] = {}
+    for key, value in source.items():
+        if isinstance(key, str):
+            keyed.setdefault(squash(key), []).append((key, value))
+    for name in dict.fromkeys(squash(name) for name in names):
+        for key, value in keyed.get(name, ()):
+            if (value is None and keep_null) or not is_absent(value):
+                return key, value
+    return None
 
 
 def _message_id_for(raw: dict[str, Any]) -> str:
@@ -160,7 +194,8 @@ class Message:
 
     @property
     def is_order_completed(self) -> bool:
-        return self.type == "track" and self.event is not None and event_key(self.event) == ORDER_COMPLETED
+        """An order event by the default ``ORDER_EVENTS`` (intake asks ``is_order`` with the configured ones)."""
+        return is_order(self)
 
 
 def _first_error(errors: Any) -> str:
