@@ -338,13 +338,27 @@ def status() -> None:
 REPLAY_OUTCOMES = ("accepted", "waiting", "duplicate", "suppressed", "ignored", "rejected")  # counted in a batch
 
 
+MANIFEST = "MANIFEST.json"  # a corpus's own replay rules (doors, headers, expected outcomes): fixtures/real-world/
+
+
 def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
+    """The files to replay: each file as named; in a folder, its messages (``replayable``), sorted."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
+            yield from sorted(found for found in path.rglob("*") if replayable(found, path))
         else:
             yield path
+
+
+def replayable(file: Path, folder: Path) -> bool:
+    """Whether walking ``folder`` replays ``file``: a ``.json`` or ``.json.gz`` message, not a ``MANIFEST.json``,
+    and not inside a folder below ``folder`` that holds one (a corpus such as ``fixtures/real-world/``, whose
+    messages need the doors and headers its manifest names: name its folder to replay it as plain messages)."""
+    if not file.is_file() or not file.name.endswith((".json", ".json.gz")) or file.name == MANIFEST:
+        return False
+    inner = file.relative_to(folder).parent
+    return not any((folder / below / MANIFEST).is_file() for below in (inner, *inner.parents) if below != Path("."))
 
 
 def _describe(status: int, body: Any) -> tuple[str, str]:

@@ -91,6 +91,8 @@ def test_nothing_personal_reaches_any_log_or_output(tmp_path):
     """The whole path, at DEBUG, JSON and text: no address, no name, no key anywhere."""
     personal = set()
     for path in FIXTURES.rglob("*.json"):
+        if "real-world" in path.relative_to(FIXTURES).parts:  # `replay fixtures/` leaves the corpus out
+            continue
         text = path.read_text()
         for key in ("email", "name", "surname", "first_name", "last_name", "firstName", "lastName"):
             for match in re.finditer(rf'"{key}":\s*"([^"]+)"', text):
