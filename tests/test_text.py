@@ -8,6 +8,8 @@ from receiver.text import (
     MAX_EMAIL,
     MAX_TAG,
     clean_text,
+    has_letter,
+    is_absent,
     is_domain,
     is_locale,
     language_and_region,
@@ -201,3 +203,19 @@ def test_unique_keeps_the_first_of_each_in_order_without_blanks(items):
     result = unique(items)
     assert list(result) == [item for index, item in enumerate(items) if item and item not in items[:index]]
     assert unique(result) == result
+
+
+# -- values that say nothing ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, absent", [
+    (None, True), ("", True), ("  ", True), ("undefined", True), ("NULL", True), (" None ", True), ("N/A", True),
+    ("n/a", True), ("null@example.com", False), ("0", False), (0, False), (False, False), ("na", False), ([], False),
+])
+def test_is_absent(value, absent):
+    assert is_absent(value) is absent
+
+
+@pytest.mark.parametrize("text, letter", [("Jürgen", True), ("李", True), ("#1002", False), ("12345", False),
+                                          ("", False), ("R2-D2", True)])
+def test_has_letter(text, letter):
+    assert has_letter(text) is letter
