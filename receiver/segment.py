@@ -107,17 +107,17 @@ def is_order(message: Message, names: Iterable[str] = ORDER_EVENTS) -> bool:
 def lookup(source: Mapping[str, Any], names: Iterable[str], *, keep_null: bool = False) -> tuple[str, Any] | None:
     """The first value in ``source`` under one of ``names``, tried in their order, keys compared without case or
     separators; with the key it was under. A value that says nothing (``text.is_absent``: null, blank,
-    ``undefined``, ``n/a``...) is skipped, so the next name is tried (``keep_null``: an explicit null is a value).
-    None when no name has a value."""
+    ``undefined``, ``n/a``...) is skipped, so the next name is tried. None when no name has a value, or with
+    ``keep_null`` the first explicit null, when there is one (an identify's null clears a stored trait)."""
     keyed: dict[str, list[tuple[str, Any]]] = {}
     for key, value in source.items():
         if isinstance(key, str):
             keyed.setdefault(squash(key), []).append((key, value))
-    for name in dict.fromkeys(squash(name) for name in names):
-        for key, value in keyed.get(name, ()):
-            if (value is None and keep_null) or not is_absent(value):
-                return key, value
-    return None
+    found = [hit for name in dict.fromkeys(squash(name) for name in names) for hit in keyed.get(name, ())]
+    given = next((hit for hit in found if not is_absent(hit[1])), None)
+    if given is None and keep_null:
+        return next((hit for hit in found if hit[1] is None), None)
+    return given
 
 
 def _message_id_for(raw: dict[str, Any]) -> str:

@@ -114,7 +114,8 @@ def test_is_order(event, names, order):
 def test_lookup_tries_names_in_order_skips_placeholders_and_names_the_key():
     source = normalise_keys({"eMail": "undefined", "emailAddress": "b@example.com", "email": None})
     assert lookup(source, EMAIL_KEYS) == ("email_address", "b@example.com")
-    assert lookup(source, EMAIL_KEYS, keep_null=True) == ("email", None)  # an explicit null is a value there
+    assert lookup(source, EMAIL_KEYS, keep_null=True) == ("email_address", "b@example.com")
+    assert lookup({"email": None, "e_mail": "n/a"}, EMAIL_KEYS, keep_null=True) == ("email", None)  # it clears
     assert lookup({"E-Mail": "a@example.com", "email_address": "b@example.com"}, EMAIL_KEYS) == ("E-Mail",
                                                                                                  "a@example.com")
     assert lookup({"id": 7, "productId": "n/a", "SKU": ""}, SKU_KEYS) == ("id", 7)
