@@ -232,3 +232,13 @@ def test_forgetting_a_customer_suppresses_their_waiting_orders(live_app, store, 
     assert (row(store, "W-20").state, row(store, "W-20").last_error) == (SUPPRESSED, "erased on request")
     assert row(store, "W-21").state == WAITING  # another customer's
     assert run_worker() == []
+
+
+def test_retention_erases_the_name_of_an_order_that_waited_in_vain(live_app, store, settings, clock, run_worker):
+    post(live_app, order("W-22", name="Nobody", surname="Knows"))
+    clock.advance(minutes=16)
+    run_worker()
+    assert (row(store, "W-22").state, row(store, "W-22").name) == (DEAD, "Nobody Knows")
+    clock.advance(days=31)
+    assert store.erasure.purge(now=clock(), older_than_seconds=settings.worker.retention) == 1
+    assert (row(store, "W-22").name, row(store, "W-22").email) == (None, None)

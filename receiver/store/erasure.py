@@ -19,10 +19,10 @@ class Erasure:
         """Erase the personal data of finished invitations (sent, dead, suppressed, expired) last touched
         more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
         cutoff = now - timedelta(seconds=older_than_seconds)
+        personal = or_(invitations.c.email.is_not(None), invitations.c.name.is_not(None))  # a waited-out order: a name
         statement = (
             update(invitations)
-            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff,
-                   invitations.c.email.is_not(None))
+            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
             .values(email=None, name=None, user_id=None, anonymous_id=None)
         )
         with self.database.engine.begin() as conn:
