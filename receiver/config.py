@@ -145,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
             "segment,web-shop", attr="tags", process=WEB),
     Setting("TAG_PROPERTIES", Items(), TRUSTPILOT, "Order properties that become tags `name:value`, e.g. "
             "`affiliation:Google_Store`.", "affiliation,coupon", attr="tag_properties", process=WEB),
-    Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku` or `product_id` → the SKU in your "
+    Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku`, `product_id` or `id` → the SKU in your "
             "Trustpilot product catalogue (format below).", "/app/sku-map.csv", attr="sku_map", process=WEB),
     Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
             "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences"),
