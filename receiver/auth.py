@@ -2,7 +2,9 @@
 
 - ``SEGMENT_API_KEYS``: ``Authorization: Basic base64("<key>:")`` (Direct destination; SDK write keys).
 - ``SEGMENT_SHARED_SECRETS``: ``X-Signature`` = hex HMAC-SHA1 of the request body *as received*, i.e.
-  the bytes on the wire, before any ``Content-Encoding: gzip`` is undone (Webhooks Classic and Actions).
+  the bytes on the wire, before any ``Content-Encoding: gzip`` is undone (Webhooks Classic and Actions). On a
+  JSON array (a Webhooks (Actions) batch) the HMAC of the array's first element alone passes too: Segment signs
+  a batch with ``JSON.stringify`` of its first event, which is that element's bytes as they stand in the body.
 - ``SEGMENT_BEARER_TOKENS``: ``Authorization: Bearer <token>`` (a custom header, e.g. on Actions batches).
 
 Any combination may be configured; a request passes if any configured way accepts it. Every
@@ -16,6 +18,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
+import re
 from collections.abc import Mapping
 
 from .config import SegmentAuth
@@ -36,6 +40,38 @@ def basic_header(api_key: str) -> str:
 def signature(body: bytes, secret: str) -> str:
     """The ``X-Signature`` of ``body``: hex HMAC-SHA1 with the shared secret."""
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
+
+
+_DECODER = json.JSONDecoder()
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def first_element(body: bytes) -> bytes | None:
+    """The bytes of the first element of a JSON array body, exactly as they stand in it; None when the body is
+    not an array with a first element (or not UTF-8).
+
+    The element's end is found by the JSON decoder, not by re-serialising it, so what is hashed is what Segment
+    sent. Only the first element is decoded: a large batch costs no more than its first event.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    start = _JSON_WHITESPACE.match(text).end()
+    if not text.startswith("[", start):
+        return None
+    start = _JSON_WHITESPACE.match(text, start + 1).end()
+    try:
+        _, end = _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+    return text[start:end].encode("utf-8")
+
+
+def signed_spans(body: bytes) -> tuple[bytes, ...]:
+    """What an ``X-Signature`` may cover: the whole body, and for an array also its first element."""
+    first = first_element(body)
+    return (body,) if first is None else (body, first)
 
 
 def _matches_any(presented: bytes, configured: tuple[bytes, ...]) -> bool:
@@ -82,7 +118,8 @@ def authenticate(headers: Mapping[str, str], body: bytes, settings: SegmentAuth)
             failures.append(BAD_SCHEME)
     if sent_signature:
         presented = sent_signature.lower().removeprefix("sha1=").encode("ascii", "replace")
-        expected = tuple(signature(body, secret).encode("ascii") for secret in settings.shared_secrets)
+        expected = tuple(signature(span, secret).encode("ascii")
+                         for span in signed_spans(body) for secret in settings.shared_secrets)
         if _matches_any(presented, expected):
             return None
         failures.append(BAD_SIGNATURE)

@@ -145,13 +145,25 @@ SETTINGS: tuple[Setting, ...] = (
             "segment,web-shop", attr="tags", process=WEB),
     Setting("TAG_PROPERTIES", Items(), TRUSTPILOT, "Order properties that become tags `name:value`, e.g. "
             "`affiliation:Google_Store`.", "affiliation,coupon", attr="tag_properties", process=WEB),
-    Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku` or `product_id` → the SKU in your "
+    Setting("SKU_MAP", SkuMapFile(), TRUSTPILOT, "A CSV file: Segment `sku`, `product_id` or `id` → the SKU in your "
             "Trustpilot product catalogue (format below).", "/app/sku-map.csv", attr="sku_map", process=WEB),
     Setting("SUPPRESS_AUDIENCES", Items(), TRUSTPILOT, "Trait names; a customer for whom any is `true` gets no "
-            "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences",
+            "invitation (it is recorded as `suppressed`).", "unsubscribed,review_opt_out", attr="suppress_audiences"),
+    Setting("ORDER_EVENTS", Items(item="event name"), TRUSTPILOT, "The track events that are orders (each makes an "
+            "invitation), compared in any casing and without separators (`order_completed`, `OrderCompleted`).",
+            "Order Completed,Completed Order,order.placed", default="Order Completed,Completed Order",
+            attr="order_events", process=WEB),
+    Setting("DESTINATION_NAMES", Items(item="name"), TRUSTPILOT, "The names this destination has in Segment, as a "
+            "message's `integrations` object names it (any case), e.g. `Trustpilot,Webhooks`. On `/segment` only "
+            "`{\"<name>\": false}` ignores a message; on `/v1/*` `{\"All\": false}` does too, unless one of these "
+            "names is `true`.", "Trustpilot,Webhooks (Actions)", default="Trustpilot", attr="destination_names",
             process=WEB),
     Setting("DEFAULT_NAME", Text(), TRUSTPILOT, "Name used when an order carries none.", "Valued customer",
-            default="Customer", attr="default_name", process=WEB),
+            default="Customer", attr="default_name"),
+    Setting("EMAIL_WAIT", Duration(maximum=7 * 86400), TRUSTPILOT, "How long an order without an email (but with a "
+            "`userId` or `anonymousId`) waits, as `waiting`, for an identify call to give one; then it is `dead`. "
+            "`0`: it is refused at once (400 `Missing email address`).", "1h", default="15m", attr="email_wait",
+            process=WEB),
     Setting("DEDUPE_ORDERS", Flag(), TRUSTPILOT, "One invitation per order `ref` per domain; `false` dedupes by "
             "`messageId` only.", "false", default="true", attr="dedupe_orders", process=WEB),
     Setting("INVITATION_DELAY", Duration(), TRUSTPILOT, "Send at the order's own `timestamp` plus this (e.g. once the "
@@ -162,10 +174,11 @@ SETTINGS: tuple[Setting, ...] = (
             process=WEB, secret=True),
     Setting("SEGMENT_SHARED_SECRETS", Items(), AUTH, "Shared secret(s) of Webhooks (Classic) and (Actions): "
             "`X-Signature` must be the hex HMAC-SHA1 of the request body as received (still gzip-compressed, if it "
-            "was sent so); several for rotation.", "s1,s2", attr="shared_secrets", process=WEB, secret=True),
+            "was sent so), or, on a JSON array (an Actions batch), of its first element as Segment signs it; several "
+            "for rotation.", "s1,s2", attr="shared_secrets", process=WEB, secret=True),
     Setting("SEGMENT_BEARER_TOKENS", Items(item="token", no_whitespace=True), AUTH, "Token(s) accepted as "
-            "`Authorization: Bearer <token>` (the custom header for Webhooks (Actions) batches, which Segment does "
-            "not sign).", "t1,t2", attr="bearer_tokens", process=WEB, secret=True),
+            "`Authorization: Bearer <token>` (a custom header a Webhooks (Actions) mapping can send).", "t1,t2",
+            attr="bearer_tokens", process=WEB, secret=True),
     Setting("ALLOW_UNAUTHENTICATED", Flag(), AUTH, "`serve` and `replay` refuse to start when none of the three above "
             "is set, unless this is `true`: then anyone who reaches the service may post to it, and it says so in a "
             "warning at start. It changes nothing when one of them is set.", "true", default="false",
@@ -296,7 +309,10 @@ class TrustpilotSettings:
     tag_properties: tuple[str, ...]  # properties that become tags "name:value"
     sku_map: Mapping[str, str] = field(hash=False)
     suppress_audiences: tuple[str, ...]  # trait names; true for a user -> no invitation
+    destination_names: tuple[str, ...]  # our names in a message's ``integrations``
+    order_events: tuple[str, ...]  # the track events that are orders
     default_name: str
+    email_wait: float  # seconds an order without an email may wait for one; 0: rejected at once
     dedupe_orders: bool
     invitation_delay: float
 

@@ -17,17 +17,35 @@ from typing import Any
 
 from .config import TrustpilotSettings
 from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
-from .segment import Message, MessageProblem, parse_message, sent_to_us, snake_key
-from .store import PENDING, SUPPRESSED, NewInvitation, Store, TraitUpdate, identity_key
+from .segment import (
+    DELETE,
+    EMAIL_KEYS,
+    KNOWN_TYPES,
+    Message,
+    MessageProblem,
+    audience_change,
+    is_order,
+    lookup,
+    parse_message,
+    routed_to_us,
+    snake_key,
+)
+from .setting_types import human_duration
+from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
 
-ACCEPTED, DUPLICATE, IGNORED, REJECTED, UNSUPPORTED = "accepted", "duplicate", "ignored", "rejected", "unsupported"
+ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "rejected"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
-OUTCOMES = (ACCEPTED, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED, UNSUPPORTED)
+WAITING_VERDICT = WAITING  # "waiting": an order stored without an email, waiting for an identify call to give one
+OUTCOMES = (ACCEPTED, WAITING_VERDICT, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED)
+DELETION_NOTED = ("Ignored: a user-deletion request, recorded (the receiver does not act on it yet: use "
+                  "'receiver forget EMAIL')")
 
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
 CUSTOMER_TRAITS = ("email", "name", "surname", "first_name", "last_name")
+TRAIT_KEYS = {"email": EMAIL_KEYS}  # a trait's other spellings; each stored under its own name
 MAX_TRAIT = 1000
+ROUTED_ELSEWHERE = "Ignored: its integrations turn this destination off (DESTINATION_NAMES)"
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class _ToStore:
 
     @property
     def state(self) -> str:
-        return SUPPRESSED if self.audience else PENDING
+        return SUPPRESSED if self.audience else WAITING if not self.invitation.email else PENDING
 
     @property
     def reason(self) -> str | None:
@@ -85,14 +103,53 @@ def _storable(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TRAIT)
 
 
-def _identities(message: Message) -> list[str]:
+def identities(user_id: str | None, anonymous_id: str | None) -> list[str]:
     """The keys under which a customer's traits are stored: userId first, then anonymousId."""
     keys = []
-    if message.user_id:
-        keys.append(identity_key("user", message.user_id))
-    if message.anonymous_id:
-        keys.append(identity_key("anon", message.anonymous_id))
+    if user_id:
+        keys.append(identity_key("user", user_id))
+    if anonymous_id:
+        keys.append(identity_key("anon", anonymous_id))
     return keys
+
+
+def _identities(message: Message) -> list[str]:
+    return identities(message.user_id, message.anonymous_id)
+
+
+def customer_traits(user_id: str | None, anonymous_id: str | None,
+                    recalled: Mapping[str, Mapping[str, StoredTrait]]) -> dict[str, Any]:
+    """The stored traits an order of this customer may use, so that they never cross customers.
+
+    Its userId's own traits first; then those of its anonymousId that were set by a message with the same userId,
+    or with none. An order without a userId uses only anonymousId traits set with none. A shared browser, a kiosk
+    or a server-side constant anonymousId so never hands one customer's address to another.
+    """
+    known: dict[str, Any] = {}
+    if anonymous_id:
+        for name, trait in recalled.get(identity_key("anon", anonymous_id), {}).items():
+            if trait.value is not None and (trait.user_id is None or (bool(user_id) and trait.user_id == user_id)):
+                known[name] = trait.value
+    if user_id:
+        own = recalled.get(identity_key("user", user_id), {})
+        known.update({name: trait.value for name, trait in own.items() if trait.value is not None})
+    return known
+
+
+def rules_of(settings: TrustpilotSettings) -> Rules:
+    """The invitation rules the settings ask for (names of properties and traits in snake_case)."""
+    return Rules(
+        tags=settings.tags,
+        default_name=settings.default_name,
+        sku_map=settings.sku_map,
+        tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
+        suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
+        order_events=settings.order_events,
+    )
+
+
+def waiting_message(seconds: float) -> str:
+    return f"Waiting up to {human_duration(seconds)} for the customer's email from an identify call"
 
 
 class Intake:
@@ -100,68 +157,80 @@ class Intake:
         self.settings = settings
         self.store = store
         self.clock = clock
-        suppress = tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences))
-        self.rules = Rules(
-            tags=settings.tags,
-            default_name=settings.default_name,
-            sku_map=settings.sku_map,
-            tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
-            suppress=suppress,
-        )
-        self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *suppress)))
+        self.rules = rules_of(settings)
+        self.kept_traits = tuple(dict.fromkeys((*CUSTOMER_TRAITS, *self.rules.suppress)))
 
-    def parse(self, raw: Any) -> Message | Verdict:
-        """The message, or the verdict for one that is unreadable or not meant for us."""
+    def parse(self, raw: Any, *, as_api: bool = False) -> Message | Verdict:
+        """The message, or the verdict for one that is unreadable or not meant for us (``as_api``: it came to
+        ``/v1/*``, where Segment's whole routing rule applies; see ``segment.routed_to_us``)."""
         try:
             message = parse_message(raw)
         except MessageProblem as problem:
             return Verdict(REJECTED, str(problem), _message_id_of(raw))
-        if not sent_to_us(message.integrations):
-            return Verdict(IGNORED, "Ignored: its integrations turn Trustpilot off", message.message_id)
+        if not routed_to_us(message.integrations, self.settings.destination_names, as_api=as_api):
+            return Verdict(IGNORED, ROUTED_ELSEWHERE, message.message_id)
         return message
 
+    def remembered(self, message: Message) -> dict[str, Any]:
+        """The traits a message sets that we keep: an ``identify`` call's, or the audience trait of an Engage
+        ``Audience Entered`` / ``Audience Exited`` event (the same trait Engage's identify would set)."""
+        if message.type == "identify":
+            kept = {}
+            for name in self.kept_traits:  # an explicit null is kept: it clears what was stored
+                found = lookup(message.traits, TRAIT_KEYS.get(name, (name,)), keep_null=True)
+                if found is not None and _storable(found[1]):
+                    kept[name] = found[1]
+            return kept
+        change = audience_change(message)
+        if change is not None and change[0] in self.kept_traits:
+            return {change[0]: change[1]}
+        return {}
+
     def trait_updates(self, message: Message, now: datetime) -> list[TraitUpdate]:
-        """What an ``identify`` call tells us to remember: the traits we use, under each of its ids."""
-        if message.type != "identify":
-            return []
-        kept = {name: message.traits[name] for name in self.kept_traits
-                if name in message.traits and _storable(message.traits[name])}
+        """What a message tells us to remember (``remembered``), under each of its ids."""
+        kept = self.remembered(message)
         if not kept:
             return []
         observed = min(message.timestamp or now, now)  # a clock ahead of ours must not pin a value
-        return [TraitUpdate(identity, kept, observed) for identity in _identities(message)]
+        return [TraitUpdate(identity, kept, observed, message.user_id) for identity in _identities(message)]
 
-    def known_traits(self, message: Message, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        """The stored traits of the message's customer: those of its userId win over its anonymousId's."""
-        known: dict[str, Any] = {}
-        for identity in reversed(_identities(message)):
-            known.update({name: value for name, value in stored.get(identity, {}).items() if value is not None})
-        return known
-
-    def classify(self, item: Message | Verdict, stored: Mapping[str, Mapping[str, Any]]) -> _ToStore | Verdict:
+    def classify(self, item: Message | Verdict, stored: Mapping[str, Mapping[str, StoredTrait]]) -> _ToStore | Verdict:
         """An invitation to store (maybe as suppressed), or the verdict for a message that makes none."""
         if isinstance(item, Verdict):
             return item
         message = item
-        if message.type in ("page", "screen", "group", "alias"):
-            return Verdict(UNSUPPORTED, f"Unsupported message type: {message.type}", message.message_id)
+        if message.type == DELETE:
+            return Verdict(IGNORED, DELETION_NOTED, message.message_id)
+        if message.type not in ("track", "identify"):
+            calls = f"{message.type} calls" if message.type in KNOWN_TYPES else "calls of this type"  # no client text
+            return Verdict(IGNORED, f"Ignored: {calls} make no invitation", message.message_id)
         if message.type == "identify":
-            noted = "traits noted, " if any(name in message.traits for name in self.kept_traits) else ""
+            noted = "traits noted, " if self.remembered(message) else ""
             return Verdict(IGNORED, f"Ignored: {noted}identify calls make no invitation", message.message_id)
-        if not message.is_order_completed:
-            return Verdict(IGNORED, "Ignored: only Order Completed events make invitations", message.message_id)
-        known = self.known_traits(message, stored)
+        if audience_change(message) is not None:
+            noted = "audience noted, " if self.remembered(message) else ""
+            return Verdict(IGNORED, f"Ignored: {noted}audience events make no invitation", message.message_id)
+        if not is_order(message, self.rules.order_events):
+            return Verdict(IGNORED, "Ignored: only Order Completed events make invitations (ORDER_EVENTS)",
+                           message.message_id)
+        known = customer_traits(message.user_id, message.anonymous_id, stored)
         try:
-            invitation, sources = invitation_and_sources(message, self.rules, known_traits=known)
+            invitation, sources = invitation_and_sources(message, self.rules, known_traits=known,
+                                                         may_wait=self.may_wait(message))
         except Rejected as reason:
             return Verdict(REJECTED, str(reason), message.message_id)
         return _ToStore(invitation, suppressed_by(message, self.rules.suppress, known), sources)
 
-    @staticmethod
-    def _stored_verdict(item: _ToStore) -> Verdict:
+    def may_wait(self, message: Message) -> bool:
+        """An order without an email waits for one (``EMAIL_WAIT``) when an identify call could give it one."""
+        return bool(self.settings.email_wait and (message.user_id or message.anonymous_id))
+
+    def _stored_verdict(self, item: _ToStore) -> Verdict:
         if item.audience:
             return Verdict(SUPPRESSED_VERDICT, f"Suppressed: the customer is in {item.audience}",
                            item.invitation.message_id)
+        if item.state == WAITING:
+            return Verdict(WAITING_VERDICT, waiting_message(self.settings.email_wait), item.invitation.message_id)
         return Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id)
 
     def preview(self, raw: Any) -> Preview:
@@ -171,11 +240,11 @@ class Intake:
         would answer, and still shows the invitation it would make.
         """
         item = self.parse(raw)
-        stored: Mapping[str, Mapping[str, Any]] = {}
-        if isinstance(item, Message) and item.is_order_completed and _identities(item):
-            stored = self.store.traits.known(_identities(item))
+        stored: Mapping[str, Mapping[str, StoredTrait]] = {}
+        if isinstance(item, Message) and is_order(item, self.rules.order_events) and _identities(item):
+            stored = self.store.traits.recalled(_identities(item))
         classified = self.classify(item, stored)
-        call_type = item.type if isinstance(item, Message) else "unknown"
+        call_type = item.type_label if isinstance(item, Message) else "unknown"
         if isinstance(classified, Verdict):
             return Preview(replace(classified, call_type=call_type))
         verdict = self._stored_verdict(classified)
@@ -188,6 +257,8 @@ class Intake:
                               invitation.message_id)
         elif verdict.outcome == ACCEPTED:
             verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
+        if not invitation.email:  # waiting for its email (or suppressed before it had one): no link to show yet
+            return Preview(replace(verdict, call_type=call_type))
         return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
 
     def order_key(self, invitation: Invitation) -> str:
@@ -201,21 +272,25 @@ class Intake:
         return max(now, (invitation.ordered_at or now) + timedelta(seconds=self.settings.invitation_delay))
 
     def new_row(self, item: _ToStore, now: datetime) -> NewInvitation:
+        waits = item.state == WAITING
         return NewInvitation(item.invitation, order_key=self.order_key(item.invitation), state=item.state,
-                             due_at=self.due_at(item.invitation, now), reason=item.reason)
+                             due_at=self.due_at(item.invitation, now), reason=item.reason,
+                             wait_until=now + timedelta(seconds=self.settings.email_wait) if waits else None)
 
-    def process(self, messages: Sequence[Any]) -> list[Verdict]:
-        """One verdict per message, in order; traits and accepted invitations are stored before this returns."""
+    def process(self, messages: Sequence[Any], *, as_api: bool = False) -> list[Verdict]:
+        """One verdict per message, in order; traits and accepted invitations are stored before this returns.
+
+        ``as_api``: the messages came to ``/v1/*`` (Segment's own API, which routes by ``integrations``)."""
         now = self.clock()
-        parsed = [self.parse(raw) for raw in messages]
+        parsed = [self.parse(raw, as_api=as_api) for raw in messages]
         readable = [item for item in parsed if isinstance(item, Message)]
         updates = [update for message in readable for update in self.trait_updates(message, now)]
         if updates:
             self.store.traits.remember(updates, now=now)
         wanted = [identity for message in readable
-                  if message.is_order_completed and needs_stored_traits(message, self.rules)  # one query fewer
+                  if is_order(message, self.rules.order_events) and needs_stored_traits(message, self.rules)
                   for identity in _identities(message)]
-        stored = self.store.traits.known(wanted) if wanted else {}
+        stored = self.store.traits.recalled(wanted) if wanted else {}
         classified = [self.classify(item, stored) for item in parsed]
         fresh = [item for item in classified if isinstance(item, _ToStore)]
         added = iter(self.store.outbox.add([self.new_row(item, now) for item in fresh], domain=self.settings.domain,
@@ -229,5 +304,5 @@ class Intake:
                                         item.invitation.message_id))
             else:
                 verdicts.append(self._stored_verdict(item))
-        return [replace(verdict, call_type=item.type) if isinstance(item, Message) else verdict
+        return [replace(verdict, call_type=item.type_label) if isinstance(item, Message) else verdict
                 for verdict, item in zip(verdicts, parsed, strict=True)]

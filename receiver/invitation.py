@@ -6,12 +6,12 @@ Pure: takes a parsed ``Message`` and plain settings, returns plain values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from .segment import Message
-from .text import MAX_TAG, clean_text, parse_locale, sanitise_tag, unique, valid_email
+from .segment import EMAIL_KEYS, ORDER_EVENTS, SKU_KEYS, Message, lookup
+from .text import MAX_TAG, clean_text, has_letter, parse_locale, sanitise_tag, unique, valid_email
 
 MAX_NAME = 200
 MAX_REF = 200
@@ -20,6 +20,17 @@ MAX_SKU = 200
 
 class Rejected(ValueError):
     """The message cannot become an invitation; ``str()`` names the field, e.g. ``Missing email address``."""
+
+
+class MissingEmail(Rejected):
+    """No email anywhere (an order that may wait for one: see ``invitation_and_sources``)."""
+
+    def __init__(self) -> None:
+        super().__init__(MISSING_EMAIL)
+
+
+MISSING_EMAIL = "Missing email address"
+WAITING_FOR_EMAIL = "none yet: waiting for the customer's stored traits"
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,8 @@ class Rules:
     tag_properties: tuple[str, ...] = ()
     # Trait names (snake_case) that, when true for the customer, mean: no invitation (SUPPRESS_AUDIENCES).
     suppress: tuple[str, ...] = ()
+    # The track events that are orders (ORDER_EVENTS), compared in any casing and without separators.
+    order_events: tuple[str, ...] = ORDER_EVENTS
 
 
 @dataclass(frozen=True)
@@ -62,9 +75,10 @@ def link_payload(email: str, name: str, ref: str, skus: Iterable[str] = (), tags
 
 
 def order_ref(properties: Mapping[str, Any]) -> str:
-    value = properties.get("order_id")
-    if value is None or value == "":
+    found = lookup(properties, ("order_id",))
+    if found is None:
         raise Rejected("Missing order_id")
+    value = found[1]
     if isinstance(value, bool | dict | list):
         raise Rejected("Invalid order_id")
     ref = clean_text(value, MAX_REF + 1)
@@ -75,27 +89,26 @@ def order_ref(properties: Mapping[str, Any]) -> str:
     return ref
 
 
-def _blank(value: Any) -> bool:
-    """No value given: absent, null, or only white space (any other value is checked, and may be invalid)."""
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def customer_email(*sources: Mapping[str, Any]) -> str:
     """The first email found in ``sources``, checked; ``Missing``/``Invalid email address`` otherwise."""
     return email_and_source([(str(index), source) for index, source in enumerate(sources)])[0]
 
 
 def email_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[str, str]:
-    """``customer_email`` over named sources: the email and the name of the source it came from."""
+    """``customer_email`` over named sources: the email and where it came from (``context.traits.email_address``).
+
+    In each source, the keys of ``EMAIL_KEYS`` in any casing; a placeholder (``undefined``, ``n/a``...) counts as
+    absent, so the next key and then the next source are tried; a value that is there and is no address rejects.
+    """
     for label, source in sources:
-        value = source.get("email")
-        if _blank(value):
+        found = lookup(source, EMAIL_KEYS)
+        if found is None:
             continue
-        email = valid_email(value)
+        email = valid_email(found[1])
         if email is None:
             raise Rejected("Invalid email address")
-        return email, f"{label}.email"
-    raise Rejected("Missing email address")
+        return email, f"{label}.{found[0]}"
+    raise MissingEmail()
 
 
 def _joined(*parts: Any) -> str:
@@ -103,38 +116,61 @@ def _joined(*parts: Any) -> str:
 
 
 def customer_name(properties: Mapping[str, Any], traits: Iterable[Mapping[str, Any]], default: str) -> str:
-    """``name`` + ``surname``, else ``first_name`` + ``last_name`` (or ``surname``), in the properties then
-    each traits source."""
+    """``first_name`` + ``last_name`` (or ``surname``), else ``name`` (+ ``surname``), else a lone first or last
+    name, in the properties then each traits source."""
     named = [("properties", properties), *((str(index), source) for index, source in enumerate(traits))]
     return name_and_source(named, default)[0]
 
 
+def _name_part(source: Mapping[str, Any], key: str) -> tuple[str, str] | None:
+    """(the key it was under, the text) of one part of a name; None when absent or a placeholder."""
+    found = lookup(source, (key,))
+    text = clean_text(found[1], MAX_NAME) if found else ""
+    return (found[0], text) if found and text else None
+
+
+def _name_candidates(source: Mapping[str, Any]) -> list[list[tuple[str, str]]]:
+    """The ways one source names the customer, best first: ``first_name`` + ``last_name`` (or ``surname``) win
+    over ``name`` (a WooCommerce ``name`` is the login), which wins over a lone first or last name."""
+    first = _name_part(source, "first_name")
+    last = _name_part(source, "last_name") or _name_part(source, "surname")
+    name = _name_part(source, "name")
+    candidates = []
+    if first and last:
+        candidates.append([first, last])
+    if name:
+        candidates.append([part for part in (name, _name_part(source, "surname")) if part])
+    if first or last:
+        candidates.append([part for part in (first, last) if part])
+    return candidates
+
+
 def name_and_source(sources: Sequence[tuple[str, Mapping[str, Any]]], default: str) -> tuple[str, str]:
-    """``customer_name`` over named sources: the name and where it came from (``DEFAULT_NAME`` when nowhere)."""
+    """``customer_name`` over named sources: the name and where it came from (``DEFAULT_NAME`` when nowhere).
+
+    A name without a letter in it (``#1002``, a Shopify order's name; ``12345``) names nobody: the next way, then
+    the next source, is tried."""
     for label, source in sources:
-        surname_key = "surname" if clean_text(source.get("surname"), MAX_NAME) else "last_name"
-        if clean_text(source.get("name"), MAX_NAME):
-            used = f"{label}.name" + (f" + {label}.surname" if clean_text(source.get("surname"), MAX_NAME) else "")
-            return _joined(source.get("name"), source.get("surname")), used
-        name = _joined(source.get("first_name"), source.get(surname_key))
-        if name:
-            parts = [key for key in ("first_name", surname_key) if clean_text(source.get(key), MAX_NAME)]
-            return name, " + ".join(f"{label}.{key}" for key in parts)
+        for parts in _name_candidates(source):
+            name = _joined(*(text for _, text in parts))
+            if has_letter(name):
+                return name, " + ".join(f"{label}.{key}" for key, _ in parts)
     return default, "DEFAULT_NAME"
 
 
 def product_skus(products: Any, sku_map: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """Each product's SKU: its ``sku`` (else ``product_id``) as ``sku_map`` maps it, else its ``sku``, else its
-    ``product_id``."""
+    """Each product's SKU: the first of its ``sku``, ``product_id``, ``id`` (``SKU_KEYS``, placeholders skipped)
+    that ``sku_map`` maps, as mapped; else the first of them there is."""
     if not isinstance(products, list):
         return ()
     sku_map = sku_map or {}
     skus = []
     for product in products:
         if isinstance(product, dict):
-            sku = clean_text(product.get("sku"), MAX_SKU)
-            product_id = clean_text(product.get("product_id"), MAX_SKU)
-            skus.append(sku_map.get(sku) or sku_map.get(product_id) or sku or product_id)
+            candidates = [clean_text(found[1], MAX_SKU) for key in SKU_KEYS if (found := lookup(product, (key,)))]
+            candidates = [candidate for candidate in candidates if candidate]
+            mapped = next((sku_map[candidate] for candidate in candidates if candidate in sku_map), None)
+            skus.append(mapped or (candidates[0] if candidates else ""))
     return unique(skus)
 
 
@@ -157,7 +193,11 @@ def _is_true(value: Any) -> bool:
 def suppressed_by(message: Message, names: Iterable[str], known_traits: Mapping[str, Any] | None = None) -> str | None:
     """The first of ``names`` (trait names, snake_case) that is true for the customer, in the event's
     traits or the stored ones; None if the customer may be invited."""
-    sources = (message.context_traits, message.traits, known_traits or {})
+    return first_true(names, message.context_traits, message.traits, known_traits or {})
+
+
+def first_true(names: Iterable[str], *sources: Mapping[str, Any]) -> str | None:
+    """The first of ``names`` that is ``true`` (or ``"true"``) in any of ``sources``."""
     for name in names:
         if any(_is_true(source.get(name)) for source in sources):
             return name
@@ -170,8 +210,7 @@ def needs_stored_traits(message: Message, rules: Rules) -> bool:
     ``invitation_from`` with or without ``known_traits`` gives the same answer, so intake skips the lookup."""
     if rules.suppress:
         return True
-    present = [value for value in (message.properties.get("email"), message.context_traits.get("email"))
-               if not _blank(value)]
+    present = [source for source in (message.properties, message.context_traits) if lookup(source, EMAIL_KEYS)]
     return not present or not customer_name(message.properties, (message.context_traits, message.traits), "")
 
 
@@ -188,17 +227,28 @@ STORED_TRAITS = "stored traits"  # the label of ``known_traits`` in the sources 
 
 
 def invitation_and_sources(
-    message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None,
+    message: Message, rules: Rules, known_traits: Mapping[str, Any] | None = None, *, may_wait: bool = False,
 ) -> tuple[Invitation, dict[str, str]]:
-    """``invitation_from``, and for each field where its value came from (``email``: ``context.traits.email``)."""
+    """``invitation_from``, and for each field where its value came from (``email``: ``context.traits.email``).
+
+    ``may_wait``: an order with no email anywhere is not rejected but comes back without one (``email`` '', and
+    ``name`` '' when only ``DEFAULT_NAME`` would name it), to wait for an identify call (``completed``).
+    """
     props = message.properties
     known = known_traits or {}
     ref = order_ref(props)
-    email, email_source = email_and_source(
-        [("properties", props), ("context.traits", message.context_traits), (STORED_TRAITS, known)])
+    try:
+        email, email_source = email_and_source(
+            [("properties", props), ("context.traits", message.context_traits), (STORED_TRAITS, known)])
+    except MissingEmail:
+        if not may_wait:
+            raise
+        email, email_source = "", WAITING_FOR_EMAIL
     name, name_source = name_and_source(
         [("properties", props), ("context.traits", message.context_traits), ("traits", message.traits),
          (STORED_TRAITS, known)], rules.default_name)
+    if not email and name_source == "DEFAULT_NAME":
+        name, name_source = "", WAITING_FOR_EMAIL + ", else DEFAULT_NAME"
     locale = message.locale or parse_locale(props.get("locale"))
     tag_sources = [label for label, present in (
         ("TRUSTPILOT_TAGS", rules.tags),
@@ -208,7 +258,8 @@ def invitation_and_sources(
         "ref": "properties.order_id",
         "email": email_source,
         "name": name_source,
-        "skus": "properties.products[].sku, else product_id" + (" (mapped by SKU_MAP)" if rules.sku_map else ""),
+        "skus": "properties.products[].sku, else product_id, else id" + (" (mapped by SKU_MAP)" if rules.sku_map
+                                                                          else ""),
         "tags": "; ".join(tag_sources) or "none configured",
         "locale": "context.locale" if message.locale else "properties.locale" if locale else "none (English)",
     }
@@ -225,3 +276,12 @@ def invitation_and_sources(
         anonymous_id=message.anonymous_id,
     )
     return invitation, sources
+
+
+def completed(invitation: Invitation, known_traits: Mapping[str, Any], rules: Rules) -> Invitation:
+    """A waiting invitation (no email yet) made whole from the customer's stored traits, by the rules of intake:
+    the email from them (``MissingEmail`` while they give none, ``Rejected`` for an invalid one), and the name
+    from them when the order itself named nobody (else ``DEFAULT_NAME``)."""
+    email, _ = email_and_source([(STORED_TRAITS, known_traits)])
+    name = invitation.name or name_and_source([(STORED_TRAITS, known_traits)], rules.default_name)[0]
+    return replace(invitation, email=email, name=name)

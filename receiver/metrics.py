@@ -27,6 +27,8 @@ REJECTIONS = Counter("receiver_rejections_total", "Messages rejected, by reason"
 UNAUTHORISED = Counter("receiver_unauthorised_requests_total", "Requests refused for their credentials")
 REQUEST_SECONDS = Histogram("receiver_request_duration_seconds", "Time to answer an HTTP request",
                             ["endpoint"], buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+WAITING_ORDERS = Counter("receiver_waiting_orders_total", "Orders that waited for their email, by how they ended "
+                         "(resolved, suppressed, dead)", ["result"])
 DELIVERIES = Counter("receiver_deliveries_total", "Delivery attempts, by sender and result", ["sender", "result"])
 DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sender took for one delivered invitation",
                              ["sender"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))

@@ -24,7 +24,8 @@ from .web import create_app
 from .worker_process import deliver_due
 
 Poster = Callable[[bytes, bool], tuple[int, Any]]  # (body, gzipped) -> (HTTP status, JSON body or None)
-BATCH_OUTCOMES = ("accepted", "duplicate", "suppressed", "ignored", "rejected")
+BATCH_OUTCOMES = ("accepted", "waiting", "duplicate", "suppressed", "ignored", "rejected")  # counted in a batch
+MANIFEST = "MANIFEST.json"  # a corpus's own replay rules (doors, headers, expected outcomes): fixtures/real-world/
 
 
 def run(paths: tuple[str, ...], *, url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
@@ -60,13 +61,23 @@ def _quiet_web_log() -> Iterator[None]:
 
 
 def fixture_files(paths: tuple[str, ...]) -> Iterator[Path]:
-    """Each path given; a folder's ``*.json`` and ``*.json.gz`` files, sorted, at any depth."""
+    """The files to replay: each file as named; in a folder, its messages (``replayable``), sorted, at any depth."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
+            yield from sorted(found for found in path.rglob("*") if replayable(found, path))
         else:
             yield path
+
+
+def replayable(file: Path, folder: Path) -> bool:
+    """Whether walking ``folder`` replays ``file``: a ``.json`` or ``.json.gz`` message, not a ``MANIFEST.json``,
+    and not inside a folder below ``folder`` that holds one (a corpus such as ``fixtures/real-world/``, whose
+    messages need the doors and headers its manifest names: name its folder to replay it as plain messages)."""
+    if not file.is_file() or not file.name.endswith((".json", ".json.gz")) or file.name == MANIFEST:
+        return False
+    inner = file.relative_to(folder).parent
+    return not any((folder / below / MANIFEST).is_file() for below in (inner, *inner.parents) if below != Path("."))
 
 
 def replay_files(files: list[Path], post: Poster, url: str | None) -> bool:

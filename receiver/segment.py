@@ -2,7 +2,9 @@
 
 The casing rule is decided once: every key is folded to snake_case (``orderId``, ``OrderID``,
 ``ORDER_ID`` and ``order-id`` all become ``order_id``), everywhere but inside ``integrations``,
-whose keys are destination names.
+whose keys are destination names. A known field is then found by ``lookup``, which compares keys without case
+or any separator (``E-Mail``, ``eMail`` and ``e_mail`` are one key) and knows its aliases (``EMAIL_KEYS``,
+``SKU_KEYS``); event names compare the same way (``is_order``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -17,15 +20,20 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from .text import parse_locale
+from .text import is_absent, parse_locale
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
-ORDER_COMPLETED = "order completed"
+ORDER_EVENTS = ("Order Completed", "Completed Order")  # spec v2, and spec v1 (Segment's Magento extension)
+EMAIL_KEYS = ("email", "e_mail", "email_address")  # in this order; any casing and separators
+SKU_KEYS = ("sku", "product_id", "id")
+DELETE = "delete"  # Segment's user-deletion notice, as Webhooks (Classic) forwards it
+KNOWN_TYPES = (*CALL_TYPES, DELETE)
 DESTINATION = "Trustpilot"  # our name in a message's ``integrations``
 
 _ACRONYM_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.]+")
+_ANY_SEPARATOR = re.compile(r"[\s_\-.]+")
 _MAX_DEPTH = 32
 
 
@@ -83,6 +91,35 @@ def event_key(name: str) -> str:
     return " ".join(re.split(r"[\s_]+", name.strip().lower()))
 
 
+@lru_cache(maxsize=8192)
+def squash(text: str) -> str:
+    """``Order Completed``, ``order_completed``, ``OrderCompleted``, ``order.completed`` -> ``ordercompleted``;
+    ``E-Mail``, ``e_mail`` -> ``email``: names and keys compared without case or any separator."""
+    return _ANY_SEPARATOR.sub("", text).lower()
+
+
+def is_order(message: Message, names: Iterable[str] = ORDER_EVENTS) -> bool:
+    """A track event named one of ``names`` (``ORDER_EVENTS``), in any casing and with any separators."""
+    return (message.type == "track" and message.event is not None
+            and squash(message.event) in {squash(name) for name in names})
+
+
+def lookup(source: Mapping[str, Any], names: Iterable[str], *, keep_null: bool = False) -> tuple[str, Any] | None:
+    """The first value in ``source`` under one of ``names``, tried in their order, keys compared without case or
+    separators; with the key it was under. A value that says nothing (``text.is_absent``: null, blank,
+    ``undefined``, ``n/a``...) is skipped, so the next name is tried. None when no name has a value, or with
+    ``keep_null`` the first explicit null, when there is one (an identify's null clears a stored trait)."""
+    keyed: dict[str, list[tuple[str, Any]]] = {}
+    for key, value in source.items():
+        if isinstance(key, str):
+            keyed.setdefault(squash(key), []).append((key, value))
+    found = [hit for name in dict.fromkeys(squash(name) for name in names) for hit in keyed.get(name, ())]
+    given = next((hit for hit in found if not is_absent(hit[1])), None)
+    if given is None and keep_null:
+        return next((hit for hit in found if hit[1] is None), None)
+    return given
+
+
 def _message_id_for(raw: dict[str, Any]) -> str:
     """A stable id for a message that came without one: the same body always gets the same id."""
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
@@ -96,6 +133,7 @@ class _ContextSchema(Schema):
     # Cosmetic to us: an odd value is dropped rather than costing the customer an invitation.
     traits = fields.Raw(load_default=dict)
     locale = fields.Raw(load_default=None, allow_none=True)
+    personas = fields.Raw(load_default=dict)  # Engage's: which audience or journey sent the message
 
 
 class MessageSchema(Schema):
@@ -104,9 +142,10 @@ class MessageSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    # Any type is read (one we do not use is ignored, not refused: Webhooks retry every 5xx); none is a problem.
     type = fields.String(
         required=True,
-        validate=validate.OneOf(CALL_TYPES, error="Unknown message type"),
+        validate=validate.Length(min=1, error="Missing message type"),
         error_messages={"required": "Missing message type", "invalid": "Invalid message type"},
     )
     message_id = fields.String(
@@ -146,10 +185,17 @@ class Message:
     context_traits: dict[str, Any] = field(default_factory=dict)
     locale: str | None = None
     integrations: dict[str, Any] = field(default_factory=dict)
+    personas: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type_label(self) -> str:
+        """The call type as metrics count it: one of ``KNOWN_TYPES``, else ``other`` (no label from the client)."""
+        return self.type if self.type in KNOWN_TYPES else "other"
 
     @property
     def is_order_completed(self) -> bool:
-        return self.type == "track" and self.event is not None and event_key(self.event) == ORDER_COMPLETED
+        """An order event by the default ``ORDER_EVENTS`` (intake asks ``is_order`` with the configured ones)."""
+        return is_order(self)
 
 
 def _first_error(errors: Any) -> str:
@@ -208,7 +254,47 @@ def parse_message(raw: Any) -> Message:
         context_traits=context["traits"] if isinstance(context.get("traits"), dict) else {},
         locale=parse_locale(context.get("locale")),
         integrations=integrations if isinstance(integrations, dict) else {},
+        personas=context["personas"] if isinstance(context.get("personas"), dict) else {},
     )
+
+
+# -- Engage ------------------------------------------------------------------------------------------
+
+AUDIENCE_EVENTS = {"audience entered": True, "audience exited": False}
+
+
+def as_flag(value: Any) -> bool | None:
+    """A trait's yes or no: ``true``/``false``, or the strings ``"true"``/``"false"`` (any case); else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def audience_change(message: Message) -> tuple[str, bool] | None:
+    """What an Engage ``Audience Entered`` / ``Audience Exited`` track event says: (the audience's trait name in
+    snake_case, whether the customer is in it); None for any other message.
+
+    The audience is ``properties.audience_key``, else (a Journeys step, which names none) the
+    ``context.personas.computation_key`` that the properties carry. Membership is ``properties.<audience_key>``
+    (a boolean, or the string ``"true"``/``"false"``), else what the event's name says.
+    """
+    if message.type != "track" or message.event is None:
+        return None
+    entered = AUDIENCE_EVENTS.get(event_key(message.event))
+    if entered is None:
+        return None
+    properties = message.properties
+    key = properties.get("audience_key")
+    if not isinstance(key, str) or not key.strip():
+        computed = message.personas.get("computation_key")
+        key = computed if isinstance(computed, str) and snake_key(computed) in properties else None
+    if key is None or not key.strip():
+        return None
+    name = snake_key(key)
+    member = as_flag(properties.get(name))
+    return name, entered if member is None else member
 
 
 # -- envelopes and routing -------------------------------------------------------------------------
@@ -248,14 +334,22 @@ def with_call_type(raw: Any, call: str) -> Any:
     return {**{key: value for key, value in raw.items() if snake_key(str(key)) != "type"}, "type": call}
 
 
-def sent_to_us(integrations: dict[str, Any]) -> bool:
-    """Whether Segment's ``integrations`` object lets this message reach us, as every destination reads it.
+def routed_to_us(integrations: dict[str, Any], names: Iterable[str] = (DESTINATION,), *, as_api: bool = False) -> bool:
+    """Whether a message whose ``integrations`` object is this one is for us (``names``: ours, any case).
 
-    ``{"Trustpilot": false}`` turns us off; ``{"All": false}`` turns every destination off but those
-    named with ``true`` (or an object of settings). Names compare without regard to case.
+    Delivered by Segment (``/segment``), the message was routed to us already: only an explicit
+    ``{"<one of names>": false}`` turns it away (``{"All": false}`` alone does not, which is how Engage sends).
+    Standing in for Segment's own API (``as_api``: ``/v1/*``), the whole routing rule applies, as Segment reads
+    it: an explicit false for one of our names turns it away, an explicit true (or an object of settings) lets
+    it through, and otherwise ``All`` decides (true when absent).
     """
-    flags = {str(name).lower(): _switched_on(value) for name, value in integrations.items() if value is not None}
-    return flags.get(DESTINATION.lower(), flags.get("all", True))
+    flags = {str(name).strip().lower(): _switched_on(value) for name, value in integrations.items() if value is not None}
+    ours = [flags[name] for name in {name.strip().lower() for name in names} if name in flags]
+    if not all(ours):
+        return False
+    if not as_api:
+        return True
+    return bool(ours) or flags.get("all", True)
 
 
 def _switched_on(value: Any) -> bool:

@@ -1,13 +1,13 @@
 """The text rules every part shares: email addresses, host names, locale tags, and free text as a field.
 
 Pure: strings in, strings out (no Flask, no store, no sender). Each rule is written here once, so that changing
-one (the email check to a validating library, locales to full BCP 47) is an edit to this module alone.
+one (the email check to a validating library, say) is an edit to this module alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 MAX_EMAIL = 254
@@ -20,6 +20,8 @@ DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0
 # A plausible locale tag: a language, then up to three subtags (script, region, variant), ``-`` or ``_`` between.
 LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_SUBTAG = re.compile(r"^[A-Za-z0-9]{1,8}$")
+MAX_LOCALE_TAG = 200  # characters of a locale tag read at all
 _SUBTAG_SEPARATOR = re.compile(r"[-_]")
 _POSIX_SUFFIX = re.compile(r"[.@].*$", re.DOTALL)  # ``de_DE.UTF-8@euro``: a POSIX locale's codeset and modifier
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -54,10 +56,47 @@ def is_locale(value: str) -> bool:
 
 
 def parse_locale(value: Any) -> str | None:
-    """A locale as sent (white space around it removed); None for anything that is not a plausible tag."""
-    if isinstance(value, str) and is_locale(value.strip()):
-        return value.strip()
-    return None
+    """A locale tag read as BCP 47 (RFC 5646): its language, script and region, as BCP 47 writes them
+    (``de-de`` -> ``de-DE``, ``zh_hant_tw`` -> ``zh-Hant-TW``, ``es-419``); extended languages, variants,
+    extensions and private use are read past (``de-DE-u-co-phonebk`` -> ``de-DE``), and so is a POSIX locale's
+    codeset (``de_DE.UTF-8`` -> ``de-DE``). The one locale parser: what an invitation stores, and what picks its
+    host and its email's language. None for anything that is not a well-formed tag."""
+    if not isinstance(value, str) or len(value) > MAX_LOCALE_TAG:
+        return None
+    parts = _SUBTAG_SEPARATOR.split(_POSIX_SUFFIX.sub("", value.strip()))
+    if not all(_SUBTAG.match(part) for part in parts) or not _LANGUAGE.match(parts[0].lower()):
+        return None
+    kept = [parts[0].lower()]
+    rest = iter(parts[1:])
+    subtag = next(rest, None)
+    for _ in range(3):  # extended language subtags (zh-yue): read past
+        if subtag is not None and len(subtag) == 3 and subtag.isalpha():
+            subtag = next(rest, None)
+    if subtag is not None and len(subtag) == 4 and subtag.isalpha():
+        kept.append(subtag.title())
+        subtag = next(rest, None)
+    if subtag is not None and ((len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit())):
+        kept.append(subtag.upper())
+        subtag = next(rest, None)
+    while subtag is not None and (len(subtag) >= 5 or (len(subtag) == 4 and subtag[0].isdigit())):  # variants
+        subtag = next(rest, None)
+    return "-".join(kept) if _extensions_well_formed(subtag, rest) else None
+
+
+def _extensions_well_formed(subtag: str | None, rest: Iterator[str]) -> bool:
+    """What follows a tag's region and variants: extensions (``u-co-phonebk``: a singleton, then subtags of two to
+    eight characters) and private use (``x-`` then anything), each with at least one subtag."""
+    while subtag is not None:
+        if len(subtag) != 1:
+            return False
+        if subtag.lower() == "x":
+            return next(rest, None) is not None
+        subtag, count = next(rest, None), 0
+        while subtag is not None and len(subtag) >= 2:
+            subtag, count = next(rest, None), count + 1
+        if not count:
+            return False
+    return True
 
 
 def _subtags(value: str) -> list[str]:
@@ -94,6 +133,26 @@ def language_of(locale: str | None) -> str | None:
 def is_language(value: str) -> bool:
     """``de``, ``fil``: a language as ``language_of`` gives it (and as the email templates' folders are named)."""
     return bool(_LANGUAGE.match(value))
+
+
+# -- values that say nothing ------------------------------------------------------------------------
+
+# What shops send when they have nothing: a template's unset variable, a serialised null, a form's "n/a".
+PLACEHOLDERS = frozenset({"undefined", "null", "none", "n/a"})
+
+
+def is_absent(value: Any) -> bool:
+    """No value given: null, an empty or blank string, or a placeholder (``undefined``, ``null``, ``none``, ``n/a``,
+    any case). Whoever reads a field skips such a value and tries the next source; any other value is read, and
+    may be invalid."""
+    if value is None:
+        return True
+    return isinstance(value, str) and (not value.strip() or value.strip().lower() in PLACEHOLDERS)
+
+
+def has_letter(text: str) -> bool:
+    """``Jürgen``, ``李``: there is a letter in it (``#1002`` and ``12345`` have none, so they name nobody)."""
+    return any(char.isalpha() for char in text)
 
 
 # -- free text as a field ---------------------------------------------------------------------------

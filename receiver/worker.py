@@ -19,6 +19,7 @@ from .config import WorkerSettings
 from .links import LinkBuilder
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store, StoreUnavailable
+from .waiting import Settled, Waiting
 
 log = logging.getLogger("receiver.worker")
 PURGE_EVERY = 3600.0  # seconds between two retention sweeps of one worker
@@ -81,20 +82,33 @@ class Backoff:
 class Tally:
     sent: int = 0
     retrying: int = 0
-    dead: int = 0
+    dead: int = 0  # waited-out orders included
     expired: int = 0
     lost: int = 0
+    resolved: int = 0  # waiting orders that got their email (then sent, or retried, like any other)
+    suppressed: int = 0  # waiting orders whose customer turned out to be suppressed
+    waited_out: int = 0  # waiting orders that never got their email (counted in ``dead`` too)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.dead + self.expired + self.lost
+        return self.sent + self.retrying + self.dead + self.expired + self.lost + self.resolved + self.suppressed
 
     def add(self, other: Tally) -> None:
-        for name in ("sent", "retrying", "dead", "expired", "lost"):
+        for name in ("sent", "retrying", "dead", "expired", "lost", "resolved", "suppressed", "waited_out"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    def add_settled(self, settled: Settled) -> None:
+        self.resolved += settled.resolved
+        self.suppressed += settled.suppressed
+        self.dead += settled.dead
+        self.waited_out += settled.dead
+
     def __str__(self) -> str:
-        return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
+        line = f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
+        if self.resolved or self.suppressed or self.waited_out:
+            line += (f"; waiting orders: {self.resolved} resolved, {self.suppressed} suppressed, "
+                     f"{self.waited_out} waited out")
+        return line
 
 
 class Worker:
@@ -110,6 +124,7 @@ class Worker:
         iv_source: bgl.IvSource | None = None,
         backoff: Backoff = Backoff(),
         stop: Stop | None = None,
+        waiting: Waiting | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -120,6 +135,7 @@ class Worker:
         self.iv_source = iv_source
         self.backoff = backoff
         self.stop: Stop = stop or threading.Event()
+        self.waiting = waiting  # settles the orders waiting for their email before each batch
         self._last_purge: datetime | None = None
 
     def ready(self, job: Job) -> ReadyInvitation:
@@ -171,8 +187,11 @@ class Worker:
             log.error("invitation %s is dead: %s (%s)", job.id, error, why)
 
     def run_batch(self) -> Tally:
-        """Claim one batch and deliver it; jobs not started when asked to stop are released."""
+        """Settle the waiting orders worth a look, then claim one batch and deliver it; jobs not started when asked
+        to stop are released."""
         tally = Tally()
+        if self.waiting is not None:
+            tally.add_settled(self.waiting.settle(limit=self.settings.worker_batch))
         claimed_at = self.clock()
         jobs = self.store.outbox.claim(now=claimed_at, limit=self.settings.worker_batch,
                                        lease_seconds=self.settings.lease_seconds)

@@ -12,6 +12,7 @@ import click
 from .config import Settings
 from .links import LinkBuilder
 from .startup import open_store, sender_or_exit
+from .waiting import Waiting
 from .worker import Stop, StopFlag, Worker
 
 log = logging.getLogger("receiver")
@@ -21,7 +22,9 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
     """The worker with the configured sender (its problems exit 2) on the store (see ``startup.open_store``)."""
     sender = sender_or_exit(settings)
     links = LinkBuilder.from_settings(settings.trustpilot)
-    return Worker(open_store(settings.database), settings.worker, sender, links=links, stop=stop)
+    store = open_store(settings.database)
+    return Worker(store, settings.worker, sender, links=links, stop=stop,
+                  waiting=Waiting.from_settings(store, settings.trustpilot))
 
 
 def run(settings: Settings, *, once: bool) -> None:

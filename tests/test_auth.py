@@ -118,6 +118,73 @@ def test_a_gzip_body_is_signed_as_sent_compressed(live_app, store):
     assert over_wire.status_code == 200 and stored(store) == 1
 
 
+def stringify(value) -> bytes:
+    """``JSON.stringify`` as Segment's Node code runs it: compact, non-ASCII kept as UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def actions_batch() -> tuple[bytes, bytes]:
+    """A Webhooks (Actions) batch as Segment sends it, and its first event as Segment signs it."""
+    events = [fixture("order-completed-seed.json"), fixture("order-completed-non-ascii-name.json"),
+              fixture("identify.json")]
+    return b"[" + b",".join(stringify(event) for event in events) + b"]", stringify(events[0])
+
+
+@pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
+def test_an_actions_batch_signed_over_its_first_event_passes(live_app, store):
+    body, first = actions_batch()
+    response = post(live_app, body, headers={"X-Signature": hmac_sha1(first, SECRET)})
+    assert response.status_code == 200, response.text
+    assert (response.json()["accepted"], response.json()["ignored"]) == (2, 1) and stored(store) == 2
+
+
+@pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
+def test_an_actions_batch_signed_over_the_whole_body_passes_too(live_app, store):
+    body, _ = actions_batch()  # the change under review upstream: the whole batch signed
+    assert post(live_app, body, headers={"X-Signature": hmac_sha1(body, OLD_SECRET)}).status_code == 200
+    assert stored(store) == 2
+
+
+@pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
+def test_the_first_element_is_read_as_sent_not_re_serialised(live_app, store):
+    event = fixture("order-completed-seed.json")
+    first = json.dumps(event, indent=2).encode()  # spaced out as no re-serialisation would give it back
+    body = b"\n [\n  " + first + b" ,\r\n" + stringify(fixture("identify.json")) + b"\n]\n"
+    assert post(live_app, body, headers={"X-Signature": hmac_sha1(first, SECRET)}).status_code == 200
+    assert post(live_app, body, headers={"X-Signature": hmac_sha1(stringify(event), SECRET)}).status_code == 401
+
+
+@pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
+@pytest.mark.parametrize("signed", ["second event", "tampered first event", "other secret"])
+def test_a_batch_signature_over_anything_else_fails(live_app, store, signed):
+    body, first = actions_batch()
+    second = stringify(fixture("order-completed-non-ascii-name.json"))
+    over = {"second event": (second, SECRET), "tampered first event": (first + b" ", SECRET),
+            "other secret": (first, "not-the-secret")}[signed]
+    response = post(live_app, body, headers={"X-Signature": hmac_sha1(*over)})
+    assert response.status_code == 401 and response.json() == {"message": "Invalid X-Signature"}
+    assert stored(store) == 0
+
+
+@pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
+def test_a_tampered_first_event_fails_its_batch(live_app, store):
+    body, first = actions_batch()
+    tampered = body.replace(b"test@example.com", b"evil@example.com", 1)
+    assert post(live_app, tampered, headers={"X-Signature": hmac_sha1(first, SECRET)}).status_code == 401
+    assert stored(store) == 0
+
+
+@pytest.mark.parametrize("body, first", [
+    (b'[{"a": [1, {"b": "]"}]}, {"c": 2}]', b'{"a": [1, {"b": "]"}]}'),
+    (b'  [ "x" ]', b'"x"'),
+    (b"[]", None), (b"{}", None), (b"", None), (b"[", None), (b"\xff[{}]", None), (b"[{]", None),
+])
+def test_first_element_is_the_bytes_the_decoder_ends(body, first):
+    from receiver.auth import first_element
+
+    assert first_element(body) == first
+
+
 @pytest.mark.env(SEGMENT_API_KEYS="", **ALL_MODES)
 def test_bearer_tokens(live_app, store):
     assert post(live_app, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200

@@ -70,21 +70,37 @@ def test_an_unknown_sender_is_a_configuration_error(sqlite_url):
     assert "SENDER='pigeon' is not a known sender" in result.output
 
 
+SUMMARY = "summary: 10 accepted, 7 ignored, 2 rejected, 2 waiting"
+
+
 def test_replay_in_process_prints_a_line_per_event_and_a_summary(sqlite_url):
     result = run(["replay", str(FIXTURES)], base_env(DATABASE_URL=sqlite_url))
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    files = [p for p in FIXTURES.rglob("*") if p.name.endswith((".json", ".json.gz"))]
+    corpus = FIXTURES / "real-world"
+    files = [p for p in FIXTURES.rglob("*") if p.name.endswith((".json", ".json.gz")) and corpus not in p.parents]
     assert len(files) == 16 and len(lines) == len(files) + 1  # folders are walked, gzip bodies included
+    assert not any("real-world" in line for line in lines)  # a corpus with its own MANIFEST.json: named, not walked
     assert any("order-completed-seed.json  200 accepted" in line for line in lines)
-    assert any("order-completed-missing-email.json  400 rejected  Missing email address" in line for line in lines)
-    assert any("page.json  501 unsupported" in line for line in lines)
+    assert any("order-completed-missing-email.json  200 waiting  Waiting up to 15m" in line for line in lines)
+    assert any("order-completed-missing-order-id.json  400 rejected  Missing order_id" in line for line in lines)
+    assert any("page.json  200 ignored  Ignored: page calls make no invitation" in line for line in lines)
     assert any("dialects/order-completed-gzip.json.gz  200 accepted" in line for line in lines)
-    assert any("dialects/actions-batch.json  200 batch  2 accepted, 1 ignored, 1 rejected" in line for line in lines)
+    assert any("dialects/actions-batch.json  200 batch  2 accepted, 1 waiting, 1 ignored" in line for line in lines)
     assert any("dialects/v1-batch.json  200 batch  1 accepted, 2 ignored" in line for line in lines)
-    assert lines[-1] == "summary: 10 accepted, 6 ignored, 4 rejected, 1 unsupported"
+    assert lines[-1] == SUMMARY
     again = run(["replay", str(FIXTURES / "order-completed-seed.json")], base_env(DATABASE_URL=sqlite_url))
     assert "200 duplicate" in again.output
+
+
+def test_replay_of_the_corpus_folder_named_replays_its_messages_but_not_its_manifest(sqlite_url):
+    corpus = FIXTURES / "real-world"
+    result = run(["replay", str(corpus)], base_env(DATABASE_URL=sqlite_url, SEGMENT_SHARED_SECRETS="s"))
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    messages = sorted(path.name for path in corpus.glob("*.json") if path.name != "MANIFEST.json")
+    assert len(messages) == 72 and [line.split("  ")[0].rsplit("/", 1)[-1] for line in lines[:-1]] == messages
+    assert "MANIFEST.json" not in result.output and "README" not in result.output
 
 
 def test_replay_demo_shows_the_whole_path(tmp_path):
@@ -129,9 +145,9 @@ def test_end_to_end_over_real_http_then_worker_once(served, tmp_path):
     assert again.json()["duplicate"] is True
     missing = requests.post(f"{base}/segment", json=fixture("order-completed-missing-email.json"),
                             headers=basic_auth(), timeout=5)
-    assert missing.status_code == 400 and missing.json() == {"status": "rejected",
-                                                             "message": "Missing email address",
-                                                             "messageId": "ajs-next-5d6e6f7a8b9c0d1e2f3a4b5c6d7e8f95"}
+    assert missing.status_code == 200 and missing.json() == {  # an anonymousId: it waits for an identify call
+        "status": "waiting", "message": "Waiting up to 15m for the customer's email from an identify call",
+        "messageId": "ajs-next-5d6e6f7a8b9c0d1e2f3a4b5c6d7e8f95"}
 
     worker = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
@@ -158,8 +174,8 @@ def test_replay_url_posts_the_fixtures_to_a_running_receiver(served, tmp_path):
     result = run(["replay", "--url", base, str(FIXTURES)], given)  # the bare address: /segment is implied
     assert "order-completed-seed.json  200 accepted  Invitation stored" in result.output
     assert "order-completed-gzip.json.gz  200 accepted" in result.output
-    assert "order-completed-missing-email.json  400 rejected  Missing email address" in result.output
-    assert result.output.endswith("summary: 10 accepted, 6 ignored, 4 rejected, 1 unsupported\n")
+    assert "order-completed-missing-email.json  200 waiting  Waiting up to 15m" in result.output
+    assert result.output.endswith(SUMMARY + "\n")
     again = run(["replay", "--url", f"{base}/segment", str(FIXTURES / "order-completed-seed.json")], given)
     assert "order-completed-seed.json  200 duplicate" in again.output and again.output.endswith("1 duplicate\n")
     worker = subprocess.run([sys.executable, "-m", "receiver", "worker", "--once"], env=env, cwd=tmp_path,

@@ -302,9 +302,10 @@ def test_preview_of_a_stored_message_or_order_says_duplicate_as_the_endpoint_wou
 
 
 @pytest.mark.parametrize(("name", "outcome", "reason"), [
-    ("order-completed-missing-email.json", "rejected", "Missing email address"),
+    ("order-completed-missing-email.json", "waiting", "Waiting up to 15m for the customer's email"),
+    ("order-completed-missing-order-id.json", "rejected", "Missing order_id"),
     ("track-product-viewed.json", "ignored", "only Order Completed events make invitations"),
-    ("page.json", "unsupported", "Unsupported message type: page"),
+    ("page.json", "ignored", "Ignored: page calls make no invitation"),
 ])
 def test_preview_of_a_fixture_gives_its_verdict_and_reason(client, name, outcome, reason):
     token = sign_in(client)

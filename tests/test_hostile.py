@@ -13,6 +13,7 @@ from receiver.config import load_settings
 from receiver.invitation import Invitation, Rejected, Rules, invitation_from
 from receiver.segment import MessageProblem, parse_message
 from receiver.store import Store
+from receiver.text import is_absent
 from receiver.web import create_app
 from support.data import base_env, basic_auth, fixture
 
@@ -86,8 +87,11 @@ SPELLINGS = {  # as clients spell the keys an order needs; every spelling folds 
     "context": ["context", "Context"],
     "locale": ["locale", "Locale"],
 }
-ids = st.text(alphabet=string.ascii_letters + string.digits + "-_#", min_size=1, max_size=30)
-words = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=15)
+# placeholders ("null", "undefined"...) say nothing, so a valid order never uses one as a value
+ids = st.text(alphabet=string.ascii_letters + string.digits + "-_#", min_size=1, max_size=30).filter(
+    lambda text: not is_absent(text))
+words = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=15).filter(
+    lambda text: not is_absent(text))
 emails = st.builds("{}@{}.{}".format, st.text(alphabet=string.ascii_letters + string.digits + ".+_-", min_size=1,
                                               max_size=20),
                    st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=12),
@@ -125,10 +129,11 @@ def order_completed(draw: st.DrawFn) -> tuple[dict, tuple]:
                key("event"): draw(st.sampled_from(["Order Completed", "order completed", "order_completed",
                                                    "ORDER COMPLETED"])),
                key("message_id"): draw(ids), key("properties"): properties}
-    locale = draw(st.none() | st.sampled_from(["de-DE", "en_GB", "fr", "pt-BR"]))
+    locale = draw(st.none() | st.sampled_from(["de-DE", "en_GB", "fr", "pt-BR", "de-AT-u-co-phonebk"]))
     if locale:
         message[key("context")] = {key("locale"): locale}
-    return message, (email, name, str(ref), skus, locale)
+    parsed = {"en_GB": "en-GB", "de-AT-u-co-phonebk": "de-AT"}.get(locale, locale)  # as BCP 47 writes them
+    return message, (email, name, str(ref), skus, parsed)
 
 
 @st.composite

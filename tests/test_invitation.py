@@ -125,3 +125,19 @@ def test_an_unusable_locale_costs_no_order():
             "properties": {"order_id": "1", "email": "a@b.co", "locale": "fr-FR"}}
     assert invitation_from(parse_message({**base, "context": {"locale": 5}}), RULES).locale == "fr-FR"
     assert invitation_from(parse_message({**base, "context": {"locale": "x" * 80}}), RULES).locale == "fr-FR"
+
+
+def test_a_waiting_invitation_is_completed_by_the_rules_of_intake():
+    from receiver.invitation import Invitation, MissingEmail, completed
+
+    waiting = Invitation(message_id="m", email="", name="", ref="R-1")
+    rules = Rules(default_name="Valued customer")
+    traits = {"e_mail": "x@example.com", "first_name": "Xi", "last_name": "Li", "name": "login"}
+    assert completed(waiting, traits, rules).name == "Xi Li"
+    assert completed(waiting, {"email": "x@example.com"}, rules).name == "Valued customer"
+    named = Invitation(message_id="m", email="", name="From Order", ref="R-1")
+    assert completed(named, {"email": "x@example.com", "name": "From Traits"}, rules).name == "From Order"
+    with pytest.raises(MissingEmail):
+        completed(waiting, {"email": "undefined", "name": "X"}, rules)
+    with pytest.raises(Rejected, match="Invalid email address"):
+        completed(waiting, {"email": "nope"}, rules)

@@ -3,6 +3,7 @@
 import json
 import logging
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import logs
@@ -101,10 +102,11 @@ def counter(client, name, **labels):
     return samples(client.get("/metrics").get_data(as_text=True)).get((name, tuple(sorted(labels.items()))), 0)
 
 
+@pytest.mark.env(EMAIL_WAIT="0")
 def test_messages_are_counted_by_type_outcome_and_reason(client):
     before = {
         "accepted": counter(client, "receiver_messages_total", type="track", outcome="accepted"),
-        "page": counter(client, "receiver_messages_total", type="page", outcome="unsupported"),
+        "page": counter(client, "receiver_messages_total", type="page", outcome="ignored"),
         "missing": counter(client, "receiver_rejections_total", reason="Missing email address"),
         "unauthorised": counter(client, "receiver_unauthorised_requests_total"),
     }
@@ -113,6 +115,6 @@ def test_messages_are_counted_by_type_outcome_and_reason(client):
     client.post("/segment", json=[fixture("order-completed-missing-email.json")] * 2, headers=basic_auth())
     client.post("/segment", json=fixture("page.json"))
     assert counter(client, "receiver_messages_total", type="track", outcome="accepted") == before["accepted"] + 1
-    assert counter(client, "receiver_messages_total", type="page", outcome="unsupported") == before["page"] + 1
+    assert counter(client, "receiver_messages_total", type="page", outcome="ignored") == before["page"] + 1
     assert counter(client, "receiver_rejections_total", reason="Missing email address") == before["missing"] + 2
     assert counter(client, "receiver_unauthorised_requests_total") == before["unauthorised"] + 1

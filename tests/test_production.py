@@ -55,7 +55,8 @@ def totals(text):
 
 def test_metrics_add_up_across_two_gunicorn_workers(tmp_path):
     port = free_port()
-    env = {**os.environ, **base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", WEB_CONCURRENCY="2")}
+    env = {**os.environ, **base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", WEB_CONCURRENCY="2",
+                                    EMAIL_WAIT="0")}  # a missing email is a rejection, counted as one
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -90,6 +91,8 @@ def test_nothing_personal_reaches_any_log_or_output(tmp_path):
     """The whole path, at DEBUG, JSON and text: no address, no name, no key anywhere."""
     personal = set()
     for path in FIXTURES.rglob("*.json"):
+        if "real-world" in path.relative_to(FIXTURES).parts:  # `replay fixtures/` leaves the corpus out
+            continue
         text = path.read_text()
         for key in ("email", "name", "surname", "first_name", "last_name", "firstName", "lastName"):
             for match in re.finditer(rf'"{key}":\s*"([^"]+)"', text):

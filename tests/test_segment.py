@@ -1,12 +1,17 @@
 import pytest
 
 from receiver.segment import (
+    EMAIL_KEYS,
+    SKU_KEYS,
     MessageProblem,
     event_key,
+    is_order,
+    lookup,
     messages_in,
     normalise_keys,
     parse_message,
     snake_key,
+    squash,
     with_call_type,
 )
 from support.data import fixture
@@ -48,7 +53,7 @@ def test_event_names_compare_loosely(name):
     ([], "JSON object"),
     ("text", "JSON object"),
     ({}, "Missing message type"),
-    ({"type": "purchase"}, "Unknown message type"),
+    ({"type": " "}, "Missing message type"),
     ({"type": 5}, "Invalid message type"),
     ({"type": "track", "properties": []}, "Invalid properties"),
     ({"type": "track", "event": {"x": 1}}, "Invalid event"),
@@ -88,3 +93,30 @@ def test_body_envelopes():
 def test_the_tracking_api_path_gives_the_type():
     assert with_call_type({"Type": "identify", "event": "x"}, "track") == {"event": "x", "type": "track"}
     assert parse_message(with_call_type({"messageId": "m"}, "screen")).type == "screen"
+
+
+@pytest.mark.parametrize("text", ["Order Completed", "order_completed", "OrderCompleted", "order.completed",
+                                  "ORDER-COMPLETED", " order \t completed "])
+def test_squash_drops_case_and_every_separator(text):
+    assert squash(text) == "ordercompleted"
+
+
+@pytest.mark.parametrize("event, names, order", [
+    ("Completed Order", ("Order Completed", "Completed Order"), True),
+    ("order.placed", ("Order Placed",), True),
+    ("Order Refunded", ("Order Completed",), False),
+])
+def test_is_order(event, names, order):
+    assert is_order(parse_message({"type": "track", "event": event}), names) is order
+    assert not is_order(parse_message({"type": "identify", "event": event}), names)
+
+
+def test_lookup_tries_names_in_order_skips_placeholders_and_names_the_key():
+    source = normalise_keys({"eMail": "undefined", "emailAddress": "b@example.com", "email": None})
+    assert lookup(source, EMAIL_KEYS) == ("email_address", "b@example.com")
+    assert lookup(source, EMAIL_KEYS, keep_null=True) == ("email_address", "b@example.com")
+    assert lookup({"email": None, "e_mail": "n/a"}, EMAIL_KEYS, keep_null=True) == ("email", None)  # it clears
+    assert lookup({"E-Mail": "a@example.com", "email_address": "b@example.com"}, EMAIL_KEYS) == ("E-Mail",
+                                                                                                 "a@example.com")
+    assert lookup({"id": 7, "productId": "n/a", "SKU": ""}, SKU_KEYS) == ("id", 7)
+    assert lookup({"email": " ", "other": "x"}, EMAIL_KEYS) is None

@@ -8,6 +8,8 @@ from receiver.text import (
     MAX_EMAIL,
     MAX_TAG,
     clean_text,
+    has_letter,
+    is_absent,
     is_domain,
     is_locale,
     language_and_region,
@@ -86,13 +88,18 @@ def test_is_domain(value, ok):
 # -- locales ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, parsed", [
-    ("de-DE", "de-DE"), ("en_GB", "en_GB"), (" fr ", "fr"), ("zh-Hant-TW", "zh-Hant-TW"),
-    ("en-US-posix-1996", "en-US-posix-1996"),
-    ("en-US-posix-1996-abc", None),  # more than three subtags
-    ("x", None), ("x" * 80, None), ("de-DE-" + "x" * 80, None), ("de DE", None), ("12", None),
+    ("de-DE", "de-DE"), ("en_GB", "en-GB"), (" fr ", "fr"), ("zh-Hant-TW", "zh-Hant-TW"), ("DE-de", "de-DE"),
+    ("zh_hant_tw", "zh-Hant-TW"), ("es-419", "es-419"), ("sr-Latn", "sr-Latn"), ("nb-NO", "nb-NO"),
+    ("en-US-posix-1996", "en-US"),  # variants read past
+    ("de-DE-u-co-phonebk", "de-DE"), ("ja-JP-u-ca-japanese-x-shop", "ja-JP"), ("de-CH-1996-x-a", "de-CH"),
+    ("zh-yue-HK", "zh-HK"),  # an extended language read past
+    ("de_DE.UTF-8@euro", "de-DE"),  # a POSIX locale
+    ("en-US-posix-1996-abc", None),  # "abc" can be no subtag there
+    ("de-DE-u", None), ("de-DE-x", None), ("de--DE", None), ("de-DE-", None),
+    ("x", None), ("x" * 80, None), ("de-DE-" + "x" * 80, None), ("de DE", None), ("12", None), ("C", None),
     ("", None), (None, None), (5, None), (["de-DE"], None),
 ])
-def test_parse_locale_keeps_a_plausible_tag_as_sent(value, parsed):
+def test_parse_locale_reads_bcp_47(value, parsed):
     assert parse_locale(value) == parsed
 
 
@@ -113,8 +120,15 @@ def test_normalising_twice_changes_nothing(value):
 @given(LOCALES)
 def test_a_normalised_locale_is_still_a_locale(generated):
     value = generated[1]
-    assert is_locale(value)
-    assert is_locale(normal_locale(value)) and parse_locale(normal_locale(value)) == normal_locale(value)
+    assert is_locale(value) and is_locale(normal_locale(value))
+
+
+@given(LOCALE_LIKE | st.text(max_size=40) | LOCALES.map(lambda generated: generated[1]))
+def test_a_parsed_locale_parses_to_itself_and_keeps_its_language(value):
+    parsed = parse_locale(value)
+    if parsed is not None:
+        assert parse_locale(parsed) == parsed and is_locale(parsed)
+        assert language_of(parsed) == language_of(value) == language_and_region(value)[0]
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -189,3 +203,19 @@ def test_unique_keeps_the_first_of_each_in_order_without_blanks(items):
     result = unique(items)
     assert list(result) == [item for index, item in enumerate(items) if item and item not in items[:index]]
     assert unique(result) == result
+
+
+# -- values that say nothing ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, absent", [
+    (None, True), ("", True), ("  ", True), ("undefined", True), ("NULL", True), (" None ", True), ("N/A", True),
+    ("n/a", True), ("null@example.com", False), ("0", False), (0, False), (False, False), ("na", False), ([], False),
+])
+def test_is_absent(value, absent):
+    assert is_absent(value) is absent
+
+
+@pytest.mark.parametrize("text, letter", [("Jürgen", True), ("李", True), ("#1002", False), ("12345", False),
+                                          ("", False), ("R2-D2", True)])
+def test_has_letter(text, letter):
+    assert has_letter(text) is letter

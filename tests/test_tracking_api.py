@@ -44,7 +44,7 @@ def test_calls_we_do_not_use_are_accepted_and_ignored(live_app, store, call):
             "previousId": "u-0", "name": "Home"}
     response = post(live_app, f"/v1/{call}", body)
     assert response.status_code == 200
-    assert response.json() == {"success": True, "received": 1, "accepted": 0, "duplicate": 0, "suppressed": 0,
+    assert response.json() == {"success": True, "received": 1, "accepted": 0, "waiting": 0, "duplicate": 0, "suppressed": 0,
                                "ignored": 1, "rejected": 0, "errors": []}
     assert sum(store.reports.counts().values()) == 0
 

@@ -120,6 +120,7 @@ def test_traits_only_email_fixture(live_app, store):
     assert (row.email, row.name, row.locale) == ("lucia.garcia@example.es", "Lucía García", "es-ES")
 
 
+@pytest.mark.env(EMAIL_WAIT="0")  # with a wait (the default) it waits, then dies: tests/test_waiting.py
 def test_an_order_of_a_stranger_is_still_rejected(live_app, store):
     response = post(live_app, order("o-1", "R-1", user_id="never-identified"))
     assert response.status_code == 400 and response.json()["message"] == "Missing email address"

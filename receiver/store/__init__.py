@@ -2,7 +2,8 @@
 console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or PostgreSQL.
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
-``StoreUnavailable``), ``migrations``, ``outbox``, ``traits``, ``erasure``, ``reports``. A ``Store`` owns the
+``StoreUnavailable``), ``migrations``, ``outbox``, ``waiting`` (orders waiting for their email), ``traits``,
+``erasure``, ``reports``. A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -33,18 +34,20 @@ from .schema import (
     SENT,
     STATES,
     SUPPRESSED,
+    WAITING,
     UTCDateTime,
     invitations,
     metadata,
     user_traits,
 )
-from .traits import Traits, TraitUpdate, identity_key
+from .traits import StoredTrait, Traits, TraitUpdate, identity_key
+from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
-    "Store", "StoreUnavailable", "TraitUpdate", "Traits", "UTCDateTime", "identity_key", "invitations",
-    "make_engine", "metadata", "user_traits",
+    "SUPPRESSED", "WAITING", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
+    "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
+    "identity_key", "invitations", "make_engine", "metadata", "user_traits",
 ]
 
 
@@ -55,6 +58,7 @@ class Store:
         self.database = Database(url, timeout_seconds=timeout_seconds)
         self.outbox = Outbox(self.database)
         self.traits = Traits(self.database)
+        self.waiting = WaitingOrders(self.database)
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
 

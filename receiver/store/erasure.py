@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from .engine import Database
-from .schema import FINISHED, QUEUED, SUPPRESSED, invitations, user_traits
+from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
 from .traits import chunks
 
 
@@ -19,11 +19,11 @@ class Erasure:
         """Erase the personal data of finished invitations (sent, dead, suppressed, expired) last touched
         more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
         cutoff = now - timedelta(seconds=older_than_seconds)
+        personal = or_(invitations.c.email.is_not(None), invitations.c.name.is_not(None))  # a waited-out order: a name
         statement = (
             update(invitations)
-            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff,
-                   invitations.c.email.is_not(None))
-            .values(email=None, name=None)
+            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
+            .values(email=None, name=None, user_id=None, anonymous_id=None)
         )
         with self.database.engine.begin() as conn:
             erased = conn.execute(statement).rowcount
@@ -32,8 +32,8 @@ class Erasure:
 
     def forget(self, email: str, *, now: datetime) -> tuple[list[int], int]:
         """Erase one address from every invitation (any casing; unsent ones become ``suppressed``) and every
-        stored trait of each customer id that carried it. The ids of the invitations changed, and how many
-        customer ids lost their traits."""
+        stored trait of each customer id that carried it; the orders of those ids still waiting for an email are
+        ``suppressed`` too. The ids of the invitations changed, and how many customer ids lost their traits."""
         wanted = email.strip().lower()
         match = func.lower(invitations.c.email) == wanted
         with self.database.engine.begin() as conn:
@@ -48,4 +48,21 @@ class Erasure:
                                  if isinstance(row.value, str) and row.value.strip().lower() == wanted})
             for chunk in chunks(identities):
                 conn.execute(delete(user_traits).where(user_traits.c.identity.in_(chunk)))
-        return ids, len(identities)
+            ids += self._suppress_waiting(conn, identities, now)
+        return sorted(set(ids)), len(identities)
+
+    @staticmethod
+    def _suppress_waiting(conn: Connection, identities: list[str], now: datetime) -> list[int]:
+        """The waiting orders of these customer ids, ``suppressed`` and stripped of the ids; their row ids."""
+        users = [identity.removeprefix("user:") for identity in identities if identity.startswith("user:")]
+        anonymous = [identity.removeprefix("anon:") for identity in identities if identity.startswith("anon:")]
+        if not users and not anonymous:
+            return []
+        theirs = or_(invitations.c.user_id.in_(users), invitations.c.anonymous_id.in_(anonymous))
+        waiting = [row.id for row in conn.execute(select(invitations.c.id).where(invitations.c.state == WAITING,
+                                                                                   theirs))]
+        if waiting:
+            conn.execute(update(invitations).where(invitations.c.id.in_(waiting), invitations.c.state == WAITING)
+                         .values(state=SUPPRESSED, last_error="erased on request", user_id=None, anonymous_id=None,
+                                 recheck_from=None, updated_at=now))
+        return waiting

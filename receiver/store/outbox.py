@@ -22,7 +22,8 @@ from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from ..invitation import Invitation
 from .engine import Database
-from .schema import DEAD, EXPIRED, MAX_ERROR, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .waiting import RECHECK_MARGIN
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class NewInvitation:
 
     ``order_key``: what makes a second order the same order (None: the invitation's ``ref``); ``due_at``: when
     it may first be sent (None: now); ``state`` other than ``pending`` (e.g. ``suppressed``) with its ``reason``,
-    stored as the row's ``last_error``.
+    stored as the row's ``last_error``. ``wait_until``: a ``waiting`` order (no email yet) stops waiting then;
+    only such a row keeps the invitation's ``user_id`` and ``anonymous_id`` (see ``store.waiting``).
     """
 
     invitation: Invitation
@@ -39,6 +41,7 @@ class NewInvitation:
     state: str = PENDING
     due_at: datetime | None = None
     reason: str | None = None
+    wait_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,15 @@ def _finish_statement(columns: tuple[str, ...]) -> Any:
     )
 
 
+def _waiting_values(row: NewInvitation, now: datetime) -> dict[str, Any]:
+    if row.wait_until is None:
+        return {"user_id": None, "anonymous_id": None, "wait_until": None, "recheck_from": None}
+    invitation = row.invitation
+    return {"user_id": (invitation.user_id or "")[:MAX_ID] or None,
+            "anonymous_id": (invitation.anonymous_id or "")[:MAX_ID] or None,
+            "wait_until": row.wait_until, "recheck_from": now - RECHECK_MARGIN}
+
+
 class Outbox:
     def __init__(self, database: Database):
         self.database = database
@@ -107,8 +119,8 @@ class Outbox:
             "domain": domain,
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
-            "email": invitation.email,
-            "name": invitation.name,
+            "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
+            "name": invitation.name or None,
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
             "locale": invitation.locale,
@@ -119,6 +131,7 @@ class Outbox:
             "ordered_at": invitation.ordered_at,
             "created_at": now,
             "updated_at": now,
+            **_waiting_values(row, now),
         }
 
     def holder(self, *, message_id: str, domain: str, order_key: str) -> int | None:

@@ -24,15 +24,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
-    "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
+WAITING, PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED = (
+    "waiting", "pending", "sending", "sent", "retrying", "dead", "suppressed", "expired",
 )
-STATES = (PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED)
+# ``waiting``: an order without an email, waiting (until ``wait_until``) for an identify call to give one
+STATES = (WAITING, PENDING, SENDING, SENT, RETRYING, DEAD, SUPPRESSED, EXPIRED)
 QUEUED = (PENDING, RETRYING, SENDING)  # a SENDING row is due again once its lease (next_attempt_at) ran out
 FINISHED = (SENT, DEAD, SUPPRESSED, EXPIRED)
 MAX_ERROR = 500
 MAX_IDENTITY = 300
 MAX_TRAIT_NAME = 255
+MAX_ID = 255  # a Segment userId or anonymousId
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -79,6 +81,13 @@ invitations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # A waiting order: its customer, whose stored traits may yet give its email; how long it may wait for them; and
+    # from when on a stored trait of the customer is news worth another look (``next_attempt_at`` stays the time
+    # it becomes due once it has its email).
+    Column("user_id", String(MAX_ID)),
+    Column("anonymous_id", String(MAX_ID)),
+    Column("wait_until", UTCDateTime),
+    Column("recheck_from", UTCDateTime),
     UniqueConstraint("message_id", name="uq_invitations_message_id"),
     UniqueConstraint("domain", "order_key", name="uq_invitations_domain_order"),
 )
@@ -86,7 +95,8 @@ queued = invitations.c.state.in_(QUEUED)  # the rows a worker may claim once due
 Index("ix_invitations_due", invitations.c.next_attempt_at, postgresql_where=queued, sqlite_where=queued)
 Index("ix_invitations_state", invitations.c.state)
 
-# One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``.
+# One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``. ``user_id``: the
+# userId of the message that set the value (None: it had none; '' for rows older than the column: not known).
 user_traits = Table(
     "user_traits",
     metadata,
@@ -95,5 +105,6 @@ user_traits = Table(
     Column("value", JSON(none_as_null=True)),
     Column("observed_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("user_id", String(MAX_ID)),
     PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
 )

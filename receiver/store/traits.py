@@ -3,7 +3,8 @@
 One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``. Merging is
 Segment's: a trait sent again replaces the stored value, new traits are added, the others stay. Each
 row keeps the time of the identify call that set it, so that a late retry of an older call does
-not overwrite a newer value. ``remember`` writes a whole batch (e.g. an Engage audience sync) in one
+not overwrite a newer value, and the userId that call carried (``StoredTrait.user_id``), so that traits under a
+shared anonymousId can be told apart by customer. ``remember`` writes a whole batch (e.g. an Engage audience sync) in one
 transaction, with one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``: atomic on both databases.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .engine import Database
-from .schema import MAX_IDENTITY, MAX_TRAIT_NAME, user_traits
+from .schema import MAX_ID, MAX_IDENTITY, MAX_TRAIT_NAME, user_traits
 
 TRAIT_CHUNK = 500  # identities per statement: well under SQLite's and PostgreSQL's limits on bound parameters
 
@@ -29,11 +30,22 @@ def identity_key(kind: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class TraitUpdate:
-    """The traits of one identify call, for one identity, as of ``observed_at`` (its timestamp)."""
+    """The traits of one identify call, for one identity, as of ``observed_at`` (its timestamp); ``user_id``: the
+    userId the call carried (None when it had none)."""
 
     identity: str
     traits: Mapping[str, Any]
     observed_at: datetime
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredTrait:
+    """A stored value, and the userId of the message that set it: None when it had none, '' when not known (a row
+    stored before the receiver kept it)."""
+
+    value: Any
+    user_id: str | None = None
 
 
 def chunks(identities: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -57,7 +69,8 @@ def _latest_per_trait(updates: Iterable[TraitUpdate], now: datetime) -> list[dic
             key = (update_.identity, name)
             if key not in rows or rows[key]["observed_at"] <= update_.observed_at:
                 rows[key] = {"identity": update_.identity, "name": name, "value": value,
-                             "observed_at": update_.observed_at, "updated_at": now}
+                             "observed_at": update_.observed_at, "updated_at": now,
+                             "user_id": update_.user_id[:MAX_ID] if update_.user_id else None}
     return list(rows.values())
 
 
@@ -78,7 +91,7 @@ class Traits:
         statement = insert.on_conflict_do_update(
             index_elements=[user_traits.c.identity, user_traits.c.name],
             set_={"value": insert.excluded.value, "observed_at": insert.excluded.observed_at,
-                  "updated_at": insert.excluded.updated_at},
+                  "updated_at": insert.excluded.updated_at, "user_id": insert.excluded.user_id},
             where=user_traits.c.observed_at <= insert.excluded.observed_at,
         )
         with self.database.intake_write(), self.database.engine.begin() as conn:
@@ -86,15 +99,19 @@ class Traits:
         return len(rows)
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The stored traits of each identity asked for that has any, in one query per chunk."""
+        """The stored traits of each identity asked for that has any (their values), in one query per chunk."""
+        return {identity: {name: trait.value for name, trait in traits.items()}
+                for identity, traits in self.recalled(identities).items()}
+
+    def recalled(self, identities: Iterable[str]) -> dict[str, dict[str, StoredTrait]]:
+        """``known``, each value with the userId of the message that set it."""
         wanted = sorted({identity for identity in identities if identity and len(identity) <= MAX_IDENTITY})
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, dict[str, StoredTrait]] = {}
         if not wanted:
             return found
+        columns = (user_traits.c.identity, user_traits.c.name, user_traits.c.value, user_traits.c.user_id)
         with self.database.reading() as conn:
             for chunk in chunks(wanted):
-                statement = select(user_traits.c.identity, user_traits.c.name, user_traits.c.value).where(
-                    user_traits.c.identity.in_(chunk))
-                for row in conn.execute(statement):
-                    found.setdefault(row.identity, {})[row.name] = row.value
+                for row in conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))):
+                    found.setdefault(row.identity, {})[row.name] = StoredTrait(row.value, row.user_id)
         return found

@@ -1,9 +1,10 @@
 """The two doors for Segment's messages, and the one path behind them: authenticate, decode the body, hand the
 messages to intake, answer as Segment expects.
 
-- ``POST /segment``: the destination endpoint (Direct, Webhooks (Classic), Webhooks (Actions)). One message
-  gets that message's status (400 for a rejected one, 501 for a call type we do not take); a batch gets
-  200 with counts and the rejected entries, or 400 when nothing in it could be accepted.
+- ``POST /segment`` (``PUT`` and ``PATCH`` alike): the destination endpoint (Direct, Webhooks (Classic), Webhooks
+  (Actions)). One message gets that message's status (400 for a rejected one; 200 ``ignored`` for a call type we
+  do not use, since Webhooks retry every 5xx for hours); a batch gets 200 with counts and the rejected entries,
+  or 400 when nothing in it could be accepted.
 - ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``, ``/v1/screen``, ``/v1/group``, ``/v1/alias``:
   Segment's HTTP Tracking API, for Segment's SDKs pointed at this host. Like Segment's own API, every readable,
   authenticated request gets 200 (``{"success": true, ...}`` with the same counts); errors are
@@ -21,7 +22,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import logs, metrics
 from ..auth import authenticate
 from ..config import SegmentAuth
-from ..intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, UNSUPPORTED, Verdict
+from ..intake import ACCEPTED, DUPLICATE, IGNORED, REJECTED, SUPPRESSED_VERDICT, WAITING_VERDICT, Verdict
 from ..segment import CALL_TYPES, DuplicateKey, MessageProblem, loads, messages_in, with_call_type
 from ..store import StoreUnavailable
 from .errors import BadRequest, error
@@ -29,7 +30,7 @@ from .services import services
 
 log = logging.getLogger("receiver.web")
 
-STATUS = {ACCEPTED: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400, UNSUPPORTED: 501}
+STATUS = {ACCEPTED: 200, WAITING_VERDICT: 200, DUPLICATE: 200, SUPPRESSED_VERDICT: 200, IGNORED: 200, REJECTED: 400}
 
 segment = Blueprint("segment", __name__)
 tracking = Blueprint("tracking", __name__, url_prefix="/v1")
@@ -97,9 +98,9 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
     return messages, is_batch
 
 
-def _process(messages: list[Any]) -> list[Verdict]:
+def _process(messages: list[Any], *, as_api: bool = False) -> list[Verdict]:
     try:
-        verdicts = services().intake.process(messages)
+        verdicts = services().intake.process(messages, as_api=as_api)
     except StoreUnavailable:
         log.warning("the database is unavailable: answered 503 so that Segment retries")
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
@@ -125,15 +126,14 @@ def _account(verdicts: list[Verdict]) -> None:
 
 
 def batch_counts(verdicts: list[Verdict]) -> dict[str, Any]:
-    """``received``, a count per outcome (``unsupported`` counted as ``ignored``), and under ``errors`` each
-    rejected message's ``index`` in the batch, ``messageId`` and ``reason``."""
+    """``received``, a count per outcome, and under ``errors`` each rejected message's ``index`` in the batch,
+    ``messageId`` and ``reason``."""
     counts: dict[str, Any] = {name: 0 for name in STATUS}
     errors = []
     for index, verdict in enumerate(verdicts):
         counts[verdict.outcome] += 1
         if verdict.outcome == REJECTED:
             errors.append({"index": index, "messageId": verdict.message_id, "reason": verdict.message})
-    counts[IGNORED] += counts.pop(UNSUPPORTED)
     return {"received": len(verdicts), **counts, "errors": errors}
 
 
@@ -144,7 +144,7 @@ def batch_response(verdicts: list[Verdict]) -> tuple[Any, int]:
     return jsonify({"message": message, **counts}), status
 
 
-@segment.post("/segment")
+@segment.route("/segment", methods=["POST", "PUT", "PATCH"])  # Webhooks (Actions) may send with PUT or PATCH
 def receive() -> tuple[Any, int]:
     try:
         messages, is_batch = _messages(_read_body())
@@ -172,7 +172,7 @@ def _tracking_answer(verdicts: list[Verdict]) -> tuple[Any, int]:
 def tracking_batch() -> tuple[Any, int]:
     try:
         messages, _ = _messages(_read_body())
-        verdicts = _process(messages)
+        verdicts = _process(messages, as_api=True)
     except BadRequest as bad:
         return error(bad.status, bad.message)
     return _tracking_answer(verdicts)
@@ -184,7 +184,7 @@ def tracking_call(call: str) -> tuple[Any, int]:
         body = _read_body()
         if not isinstance(body, dict):
             raise BadRequest(400, f"The body of /v1/{call} must be one JSON object")
-        verdicts = _process([with_call_type(body, call)])
+        verdicts = _process([with_call_type(body, call)], as_api=True)
     except BadRequest as bad:
         return error(bad.status, bad.message)
     return _tracking_answer(verdicts)
