@@ -50,6 +50,7 @@ from .setting_types import (
     Items,
     Key,
     Parsed,
+    Passphrase,
     Pattern,
     Size,
     Text,
@@ -77,6 +78,7 @@ __all__ = [  # what other modules import from here, some of it defined in the mo
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
 MIN_SECRET_KEY = 16
+MIN_CONSOLE_PASSWORD = 12  # the login limiter's global cap makes a spread of addresses guess slowly, not never
 
 
 def demo_keys() -> Keys:
@@ -157,8 +159,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INVITATION_DELAY", Duration(), TRUSTPILOT, "Send at the order's own `timestamp` plus this (e.g. once the "
             "parcel has arrived).", "3d", default="0", attr="invitation_delay", process=WEB),
     # -- Segment authentication --
-    Setting("SEGMENT_API_KEYS", Items(), AUTH, "API key(s) Segment sends as the Basic-auth user (Direct destination), "
-            "and the write key(s) SDKs send to `/v1/*`; several for rotation.", "k1,k2", attr="api_keys",
+    # Segment sends the key as the Basic-auth user name, which ends at the first ':': such a key could never match
+    Setting("SEGMENT_API_KEYS", Items(item="key", no_colon="which the Basic-auth user name (the key) cannot carry"),
+            AUTH, "API key(s) Segment sends as the Basic-auth user (Direct destination), and the write key(s) SDKs "
+            "send to `/v1/*`; several for rotation. A key cannot contain `:`.", "k1,k2", attr="api_keys",
             process=WEB, secret=True),
     Setting("SEGMENT_SHARED_SECRETS", Items(), AUTH, "Shared secret(s) of Webhooks (Classic) and (Actions): "
             "`X-Signature` must be the hex HMAC-SHA1 of the request body as received (still gzip-compressed, if it "
@@ -231,8 +235,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "Timeout for connecting to the callback and for reading its answer.",
             "5s", default="10s", attr="timeout", process=WORKER),
     # -- the web console --
-    Setting("CONSOLE_PASSWORD", Text(), CONSOLE, "Turns on the [web console](#the-web-console) at `/console`, behind "
-            "this password. Not set: every `/console` path is a 404.", "a-long-passphrase", attr="password",
+    Setting("CONSOLE_PASSWORD", Passphrase(MIN_CONSOLE_PASSWORD), CONSOLE, "Turns on the [web console](#the-web-console) "
+            f"at `/console`, behind this password (at least {MIN_CONSOLE_PASSWORD} characters). Not set: every "
+            "`/console` path is a 404.", "a-long-passphrase", attr="password",
             process=WEB, secret=True, unset="not set: no console"),
     Setting("SECRET_KEY", Text(), CONSOLE, f"Signs the console's session cookie; at least {MIN_SECRET_KEY} "
             "characters. Changing it signs everyone out.", "$(openssl rand -hex 32)", attr="secret_key",
