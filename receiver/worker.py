@@ -1,4 +1,8 @@
-"""The worker: claim due invitations -> build each link -> hand it to the sender -> record the outcome."""
+"""The worker: claim due invitations -> build each link -> hand it to the sender -> record the outcome.
+
+Its log lines carry ids and codes only (``http 503``, ``smtp 550 5.1.1``, an exception's type and where it was
+raised), never a failure's message: a plug-in sender's message, or an exception's, may name the customer.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import random
 import select
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from . import bgl, metrics
@@ -97,6 +103,12 @@ class Tally:
         return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
 
 
+def raised_where(exc: BaseException) -> str:
+    """``file.py:42``: the innermost frame an exception came from, without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
 class Worker:
     def __init__(
         self,
@@ -142,11 +154,13 @@ class Worker:
             self.sender.send(self.ready(job))
         except SendFailure as failure:
             metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
-            self._failed(job, str(failure), failure.transient, failure.retry_after, tally)
+            code = failure.code or ("a transient failure" if failure.transient else "a permanent failure")
+            self._failed(job, str(failure), code, failure.transient, failure.retry_after, tally)
         except Exception as exc:  # a sender bug or an unexpected library error: retry, keep no details
             metrics.DELIVERIES.labels(sender, "error").inc()
-            log.exception("invitation %s: the sender raised %s", job.id, type(exc).__name__)
-            self._failed(job, f"unexpected {type(exc).__name__} in the sender", True, None, tally)
+            # no traceback: the exception's message is in it, and may name the customer
+            log.error("invitation %s: the sender raised %s at %s", job.id, type(exc).__name__, raised_where(exc))
+            self._failed(job, f"unexpected {type(exc).__name__} in the sender", type(exc).__name__, True, None, tally)
         else:
             metrics.DELIVERIES.labels(sender, "sent").inc()
             metrics.DELIVERY_SECONDS.labels(sender).observe(time.perf_counter() - started)
@@ -157,18 +171,20 @@ class Worker:
                 tally.lost += 1
                 log.warning("invitation %s sent, but its lease had run out: it may be sent twice", job.id)
 
-    def _failed(self, job: Job, error: str, transient: bool, retry_after: float | None, tally: Tally) -> None:
+    def _failed(self, job: Job, error: str, code: str, transient: bool, retry_after: float | None,
+                tally: Tally) -> None:
+        """Record the failure (``error``, the stored text) and log its ``code``."""
         now = self.clock()
         if transient and job.attempts < self.settings.max_attempts:
             wait = max(self.backoff.delay(job.attempts, self.rand), retry_after or 0.0)
             if self.store.outbox.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error):
                 tally.retrying += 1
-            log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, error, wait)
+            log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, code, wait)
         else:
             why = "permanent failure" if not transient else f"gave up after {job.attempts} attempts"
             if self.store.outbox.mark_dead(job, now=now, error=f"{error} ({why})"):
                 tally.dead += 1
-            log.error("invitation %s is dead: %s (%s)", job.id, error, why)
+            log.error("invitation %s is dead: %s (%s)", job.id, code, why)
 
     def run_batch(self) -> Tally:
         """Claim one batch and deliver it; jobs not started when asked to stop are released."""
