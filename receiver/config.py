@@ -187,8 +187,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_ATTEMPTS", Whole(1, 1000), WORKER_GROUP, "Delivery attempts before an invitation is `dead`.", "5",
             default="8", attr="max_attempts", process=WORKER),
     Setting("LEASE", Duration(maximum=86400, positive=True), WORKER_GROUP, "How long a worker holds a claimed "
-            "invitation before another may take it. A worker whose batch has used half its lease (slow sends) gives "
-            "the rest back to be claimed afresh, so no send runs on an expired lease.", "5m", default="120s",
+            "invitation before another may take it, by the database's clock. The invitation being sent has its "
+            "lease renewed every third of it while the send runs; a worker whose batch has used half its lease "
+            "(slow sends) gives the rest back to be claimed afresh, so no send runs on an expired lease.", "5m",
+            default="120s",
             attr="lease_seconds", process=WORKER),
     Setting("POLL_INTERVAL", Duration(maximum=3600), WORKER_GROUP, "How often an idle worker looks for due "
             "invitations.", "5s", default="1s", attr="poll_seconds", process=WORKER),
@@ -232,8 +234,9 @@ SETTINGS: tuple[Setting, ...] = (
             unset="— (required for `http`)"),
     Setting("CALLBACK_HEADERS", HeaderMap(), HTTP, "Extra request headers, as a JSON object.",
             '{"Authorization": "Bearer abc123"}', attr="headers", process=WORKER, secret=True),
-    Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "Timeout for connecting to the callback and for reading its answer.",
-            "5s", default="10s", attr="timeout", process=WORKER),
+    Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "One deadline for the whole attempt: connecting, sending and "
+            "reading the answer (of which at most 64 KiB is read).", "5s", default="10s", attr="timeout",
+            process=WORKER),
     # -- the web console --
     Setting("CONSOLE_PASSWORD", Passphrase(MIN_CONSOLE_PASSWORD), CONSOLE, "Turns on the [web console](#the-web-console) "
             f"at `/console`, behind this password (at least {MIN_CONSOLE_PASSWORD} characters). Not set: every "

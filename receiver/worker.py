@@ -2,6 +2,7 @@
 
 Its log lines carry ids and codes only (``http 503``, ``smtp 550 5.1.1``, an exception's type and where it was
 raised), never a failure's message: a plug-in sender's message, or an exception's, may name the customer.
+While a send runs, ``LeaseKeeper`` renews its lease, so that no other worker takes it however long the send takes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import select
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -103,6 +105,63 @@ class Tally:
         return f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
 
 
+class LeaseKeeper:
+    """Renews the lease of the job being sent every third of the lease (an UPDATE guarded by its lease token,
+    ``Outbox.extend``), from one thread of its own, so that a send never outlives its lease; a worker's half-lease
+    guard still gives back the rest of a slow batch."""
+
+    def __init__(self, store: Store, lease_seconds: float):
+        self.store, self.lease_seconds = store, lease_seconds
+        self.every = lease_seconds / 3
+        self._job: Job | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keeping(self, job: Job) -> Iterator[None]:
+        """Renew ``job``'s lease for as long as the block runs."""
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._job = job
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._job = None
+                self._changed.notify_all()
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                job = self._job
+                if job is None:
+                    self._changed.wait()
+                elif not self._changed.wait_for(lambda held=job: self._job is not held or self._closed, self.every):
+                    self._changed.release()  # the send is still running: renew without holding up its end
+                    try:
+                        self._renew(job)
+                    finally:
+                        self._changed.acquire()
+
+    def _renew(self, job: Job) -> None:
+        try:
+            if not self.store.outbox.extend(job, lease_seconds=self.lease_seconds):
+                log.warning("invitation %s: its lease could not be renewed during the send", job.id)
+        except StoreUnavailable:
+            log.warning("invitation %s: the database is unavailable; its lease could not be renewed", job.id)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
 def raised_where(exc: BaseException) -> str:
     """``file.py:42``: the innermost frame an exception came from, without its message."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -133,6 +192,7 @@ class Worker:
         self.backoff = backoff
         self.stop: Stop = stop or threading.Event()
         self._last_purge: datetime | None = None
+        self.lease_keeper = LeaseKeeper(store, settings.lease_seconds)
 
     def ready(self, job: Job) -> ReadyInvitation:
         link = self.links.link(job.invitation, self.iv_source)
@@ -151,7 +211,8 @@ class Worker:
         sender = self.settings.sender
         started = time.perf_counter()
         try:
-            self.sender.send(self.ready(job))
+            with self.lease_keeper.keeping(job):
+                self.sender.send(self.ready(job))
         except SendFailure as failure:
             metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
             code = failure.code or ("a transient failure" if failure.transient else "a permanent failure")
@@ -228,6 +289,10 @@ class Worker:
         if erased:
             log.info("erased the personal data of %s finished invitation(s) past the retention period", erased)
         return erased
+
+    def close(self) -> None:
+        """Stop the lease keeper's thread (the sender and the store are closed by whoever made them)."""
+        self.lease_keeper.close()
 
     def run_forever(self) -> None:
         """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""

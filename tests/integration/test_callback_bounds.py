@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import logging
 import socket
+import threading
 import time
 import tracemalloc
 
@@ -17,7 +18,7 @@ from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, redirect_origin, settings_from_environ
-from receiver.store import NewInvitation, Store
+from receiver.store import SENT, NewInvitation, Store
 from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
 from support.hostile_http import after, gigabyte_body, hostile_server, personal, trickle_body, trickle_headers
 from support.workers import worker_for
@@ -168,3 +169,34 @@ def _stored(store, count):
              for n in range(count)]
     store.outbox.add(items, domain="example.com", now=utcnow())
     return [store.reports.find(message_id=f"m-{n}").id for n in range(count)]
+
+
+@pytest.mark.timeout(60)
+def test_two_workers_with_a_short_lease_deliver_a_slow_callback_once(store, database_url):
+    """LEASE=1s, and the callback answers after 3 s (within CALLBACK_TIMEOUT=10s): without the lease kept alive
+    during the send, the second worker takes the invitation after 1 s and delivers it again."""
+    env = {"LEASE": "1s", "CALLBACK_TIMEOUT": "10s"}
+    [row_id] = _stored(store, 1)
+    with hostile_server(after(3.0)) as server:
+        stores = [Store(database_url) for _ in range(2)]  # each worker its own engine, as two processes would have
+        workers = [worker_for(own, _settings(database_url, server.url, **env), _sender(database_url, server.url, **env))
+                   for own in stores]
+        finish = time.monotonic() + 4.0
+
+        def work(worker):
+            while time.monotonic() < finish:
+                if worker.run_batch().handled == 0:
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=work, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        for worker, own in zip(workers, stores, strict=True):
+            worker.close()
+            worker.sender.close()
+            own.close()
+    assert len(server.requests) == 1, f"delivered {len(server.requests)} times"
+    row = store.reports.get(row_id)
+    assert (row.state, row.attempts) == (SENT, 1)
