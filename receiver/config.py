@@ -31,6 +31,7 @@ from .bgl import DEFAULT_HOST, Keys
 from .declare import WEB, WORKER, ConfigError, Setting, given, read
 from .declare import describe as describe_settings
 from .declare import markdown as markdown_tables
+from .forwarded import HEROKU_STYLE, TrustedProxies, parse_trusted_proxies
 from .sender_setting_types import (
     HeaderMap,
     HttpUrl,
@@ -245,6 +246,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", Text(), CONSOLE, f"Signs the console's session cookie; at least {MIN_SECRET_KEY} "
             "characters. Changing it signs everyone out.", "$(openssl rand -hex 32)", attr="secret_key",
             process=WEB, secret=True, unset="— (required with `CONSOLE_PASSWORD`)"),
+    Setting("TRUSTED_PROXIES", Parsed(parse_trusted_proxies, empty=TrustedProxies(any_peer=False),
+                                      label="*, none, or addresses and networks",
+                                      refused=("10.0.0.0/33", "router.example.com", "*,none")),
+            CONSOLE, "Whose `X-Forwarded-For` and `X-Forwarded-Proto` the console believes (the client's address for "
+            "the login limit, HTTPS for the `Secure` cookie): `*` is whatever connects, the platform's router, as on "
+            "Heroku, whose router appends the client's address; addresses and networks are proxies believed and "
+            "skipped (a CDN in front of the router, e.g. `*,173.245.48.0/20`); `none` believes no header.",
+            "*,173.245.48.0/20", default=HEROKU_STYLE, attr="trusted_proxies", process=WEB),
     # -- limits --
     Setting("MAX_BODY", Size(1024, 1024 ** 3), LIMITS, "Largest request body, and largest body after gzip "
             "decompression (413 beyond).", "4MB", default="16MB", attr="max_body", process=WEB),
@@ -338,6 +347,7 @@ class ConsoleSettings:
 
     password: str = field(repr=False)
     secret_key: str = field(repr=False)
+    trusted_proxies: TrustedProxies  # whose X-Forwarded-* headers to believe
 
     @property
     def enabled(self) -> bool:

@@ -2,7 +2,8 @@
 console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or PostgreSQL.
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
-``StoreUnavailable``), ``migrations``, ``outbox``, ``traits``, ``erasure``, ``reports``. A ``Store`` owns the
+``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
+``traits``, ``erasure``, ``reports``, ``sessions`` (the console's). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -10,6 +11,7 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.traits.known(["user:u-1"])
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
+    store.sessions.is_open(token, now=now)
 """
 
 from __future__ import annotations
@@ -34,17 +36,20 @@ from .schema import (
     STATES,
     SUPPRESSED,
     UTCDateTime,
+    console_sessions,
     invitations,
     metadata,
     user_traits,
 )
+from .sessions import ConsoleSessions
 from .traits import Traits, TraitUpdate, identity_key
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
+    "SUPPRESSED", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation",
+    "Outbox", "Reports",
     "Store", "StoreUnavailable", "TraitUpdate", "Traits", "UTCDateTime", "identity_key", "invitations",
-    "make_engine", "metadata", "user_traits",
+    "console_sessions", "make_engine", "metadata", "user_traits",
 ]
 
 
@@ -57,6 +62,7 @@ class Store:
         self.traits = Traits(self.database)
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
+        self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
 
     @property
     def engine(self) -> Engine:
