@@ -32,7 +32,7 @@ __all__ = ["LOGIN_FAILURES", "LOGIN_WINDOW", "SESSION_LIFETIME", "Bar", "LoginLi
            "init_app"]
 
 class _ConsoleSessions(SecureCookieSessionInterface):
-    """The session cookie is ``Secure`` whenever the request came over HTTPS, as ``ProxyFix`` reports it behind
+    """The session cookie is ``Secure`` whenever the request came over HTTPS, as ``BelieveProxies`` reports it behind
     the router: Flask's own ``SESSION_COOKIE_SECURE`` is one value for every request, and the console is also used
     over plain HTTP on a developer's machine."""
 
