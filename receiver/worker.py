@@ -153,6 +153,9 @@ class LeaseKeeper:
                 log.warning("invitation %s: its lease could not be renewed during the send", job.id)
         except StoreUnavailable:
             log.warning("invitation %s: the database is unavailable; its lease could not be renewed", job.id)
+        except Exception as exc:  # the thread must outlive one bad renewal; the send goes on either way
+            log.error("invitation %s: renewing its lease raised %s at %s", job.id, type(exc).__name__,
+                      raised_where(exc))
 
     def close(self) -> None:
         with self._changed:
