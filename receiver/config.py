@@ -31,6 +31,7 @@ from .bgl import DEFAULT_HOST, Keys
 from .declare import WEB, WORKER, ConfigError, Setting, given, read
 from .declare import describe as describe_settings
 from .declare import markdown as markdown_tables
+from .forwarded import HEROKU_STYLE, TrustedProxies, parse_trusted_proxies
 from .sender_setting_types import (
     HeaderMap,
     HttpUrl,
@@ -50,6 +51,7 @@ from .setting_types import (
     Items,
     Key,
     Parsed,
+    Passphrase,
     Pattern,
     Size,
     Text,
@@ -77,6 +79,7 @@ __all__ = [  # what other modules import from here, some of it defined in the mo
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
 MIN_SECRET_KEY = 16
+MIN_CONSOLE_PASSWORD = 12  # the login limiter's global cap makes a spread of addresses guess slowly, not never
 
 
 def demo_keys() -> Keys:
@@ -169,8 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INVITATION_DELAY", Duration(), TRUSTPILOT, "Send at the order's own `timestamp` plus this (e.g. once the "
             "parcel has arrived).", "3d", default="0", attr="invitation_delay", process=WEB),
     # -- Segment authentication --
-    Setting("SEGMENT_API_KEYS", Items(), AUTH, "API key(s) Segment sends as the Basic-auth user (Direct destination), "
-            "and the write key(s) SDKs send to `/v1/*`; several for rotation.", "k1,k2", attr="api_keys",
+    # Segment sends the key as the Basic-auth user name, which ends at the first ':': such a key could never match
+    Setting("SEGMENT_API_KEYS", Items(item="key", no_colon="which the Basic-auth user name (the key) cannot carry"),
+            AUTH, "API key(s) Segment sends as the Basic-auth user (Direct destination), and the write key(s) SDKs "
+            "send to `/v1/*`; several for rotation. A key cannot contain `:`.", "k1,k2", attr="api_keys",
             process=WEB, secret=True),
     Setting("SEGMENT_SHARED_SECRETS", Items(), AUTH, "Shared secret(s) of Webhooks (Classic) and (Actions): "
             "`X-Signature` must be the hex HMAC-SHA1 of the request body as received (still gzip-compressed, if it "
@@ -196,8 +201,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_ATTEMPTS", Whole(1, 1000), WORKER_GROUP, "Delivery attempts before an invitation is `dead`.", "5",
             default="8", attr="max_attempts", process=WORKER),
     Setting("LEASE", Duration(maximum=86400, positive=True), WORKER_GROUP, "How long a worker holds a claimed "
-            "invitation before another may take it. A worker whose batch has used half its lease (slow sends) gives "
-            "the rest back to be claimed afresh, so no send runs on an expired lease.", "5m", default="120s",
+            "invitation before another may take it, by the database's clock. The invitation being sent has its "
+            "lease renewed every third of it while the send runs; a worker whose batch has used half its lease "
+            "(slow sends) gives the rest back to be claimed afresh, so no send runs on an expired lease.", "5m",
+            default="120s",
             attr="lease_seconds", process=WORKER),
     Setting("POLL_INTERVAL", Duration(maximum=3600), WORKER_GROUP, "How often an idle worker looks for due "
             "invitations.", "5s", default="1s", attr="poll_seconds", process=WORKER),
@@ -241,15 +248,25 @@ SETTINGS: tuple[Setting, ...] = (
             unset="— (required for `http`)"),
     Setting("CALLBACK_HEADERS", HeaderMap(), HTTP, "Extra request headers, as a JSON object.",
             '{"Authorization": "Bearer abc123"}', attr="headers", process=WORKER, secret=True),
-    Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "Timeout for connecting to the callback and for reading its answer.",
-            "5s", default="10s", attr="timeout", process=WORKER),
+    Setting("CALLBACK_TIMEOUT", Timeout(), HTTP, "One deadline for the whole attempt: connecting, sending and "
+            "reading the answer (of which at most 64 KiB is read).", "5s", default="10s", attr="timeout",
+            process=WORKER),
     # -- the web console --
-    Setting("CONSOLE_PASSWORD", Text(), CONSOLE, "Turns on the [web console](#the-web-console) at `/console`, behind "
-            "this password. Not set: every `/console` path is a 404.", "a-long-passphrase", attr="password",
+    Setting("CONSOLE_PASSWORD", Passphrase(MIN_CONSOLE_PASSWORD), CONSOLE, "Turns on the [web console](#the-web-console) "
+            f"at `/console`, behind this password (at least {MIN_CONSOLE_PASSWORD} characters). Not set: every "
+            "`/console` path is a 404.", "a-long-passphrase", attr="password",
             process=WEB, secret=True, unset="not set: no console"),
     Setting("SECRET_KEY", Text(), CONSOLE, f"Signs the console's session cookie; at least {MIN_SECRET_KEY} "
             "characters. Changing it signs everyone out.", "$(openssl rand -hex 32)", attr="secret_key",
             process=WEB, secret=True, unset="— (required with `CONSOLE_PASSWORD`)"),
+    Setting("TRUSTED_PROXIES", Parsed(parse_trusted_proxies, empty=TrustedProxies(any_peer=False),
+                                      label="*, none, or addresses and networks",
+                                      refused=("10.0.0.0/33", "router.example.com", "*,none")),
+            CONSOLE, "Whose `X-Forwarded-For` and `X-Forwarded-Proto` the console believes (the client's address for "
+            "the login limit, HTTPS for the `Secure` cookie): `*` is whatever connects, the platform's router, as on "
+            "Heroku, whose router appends the client's address; addresses and networks are proxies believed and "
+            "skipped (a CDN in front of the router, e.g. `*,173.245.48.0/20`); `none` believes no header.",
+            "*,173.245.48.0/20", default=HEROKU_STYLE, attr="trusted_proxies", process=WEB),
     # -- limits --
     Setting("MAX_BODY", Size(1024, 1024 ** 3), LIMITS, "Largest request body, and largest body after gzip "
             "decompression (413 beyond).", "4MB", default="16MB", attr="max_body", process=WEB),
@@ -346,6 +363,7 @@ class ConsoleSettings:
 
     password: str = field(repr=False)
     secret_key: str = field(repr=False)
+    trusted_proxies: TrustedProxies  # whose X-Forwarded-* headers to believe
 
     @property
     def enabled(self) -> bool:

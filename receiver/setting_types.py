@@ -113,6 +113,20 @@ class Text(Kind):
         return text.lower() if self.lower else text
 
 
+class Passphrase(Text):
+    """A secret text of at least ``minimum`` characters (never repeated)."""
+
+    def __init__(self, minimum: int):
+        super().__init__(label=f"text, at least {minimum} characters")
+        self.minimum = minimum
+        self.refused = ("x", "s" * (minimum - 1))
+
+    def parse(self, text: str, setting: Setting) -> str:
+        if len(text) < self.minimum:
+            raise ValueError(f"{setting.name} must be at least {self.minimum} characters long")
+        return text
+
+
 class Choice(Kind):
     def __init__(self, *options: str):
         super().__init__(empty=options[0])
@@ -223,19 +237,22 @@ class Size(Kind):
 
 
 class Items(Kind):
-    """A comma-separated list; ``no_whitespace``: an item with white space in it is refused."""
+    """A comma-separated list; ``no_whitespace``: an item with white space in it is refused; ``no_colon``: an item
+    with a ``:`` is refused, saying ``no_colon`` (why it could never be used)."""
 
     label = "comma-separated list"
 
-    def __init__(self, *, item: str = "item", no_whitespace: bool = False):
+    def __init__(self, *, item: str = "item", no_whitespace: bool = False, no_colon: str = ""):
         super().__init__(empty=())
-        self.item, self.no_whitespace = item, no_whitespace
-        self.refused = ("has space",) if no_whitespace else ()
+        self.item, self.no_whitespace, self.no_colon = item, no_whitespace, no_colon
+        self.refused = (("has space",) if no_whitespace else ()) + (("k1,user:password",) if no_colon else ())
 
     def parse(self, text: str, setting: Setting) -> tuple[str, ...]:
         items = parse_list(text)
         if self.no_whitespace and any(any(char.isspace() for char in item) for item in items):
             raise ValueError(f"{setting.name}: a {self.item} contains whitespace")
+        if self.no_colon and any(":" in item for item in items):
+            raise ValueError(f"{setting.name}: a {self.item} contains ':', {self.no_colon}")
         return items
 
     def shown(self, text: str, setting: Setting) -> str:

@@ -1,4 +1,9 @@
-"""The worker: claim due invitations -> build each link -> hand it to the sender -> record the outcome."""
+"""The worker: claim due invitations -> build each link -> hand it to the sender -> record the outcome.
+
+Its log lines carry ids and codes only (``http 503``, ``smtp 550 5.1.1``, an exception's type and where it was
+raised), never a failure's message: a plug-in sender's message, or an exception's, may name the customer.
+While a send runs, ``LeaseKeeper`` renews its lease, so that no other worker takes it however long the send takes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ import random
 import select
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from . import bgl, metrics
@@ -111,6 +119,72 @@ class Tally:
         return line
 
 
+class LeaseKeeper:
+    """Renews the lease of the job being sent every third of the lease (an UPDATE guarded by its lease token,
+    ``Outbox.extend``), from one thread of its own, so that a send never outlives its lease; a worker's half-lease
+    guard still gives back the rest of a slow batch."""
+
+    def __init__(self, store: Store, lease_seconds: float):
+        self.store, self.lease_seconds = store, lease_seconds
+        self.every = lease_seconds / 3
+        self._job: Job | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def keeping(self, job: Job) -> Iterator[None]:
+        """Renew ``job``'s lease for as long as the block runs."""
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._job = job
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._job = None
+                self._changed.notify_all()
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                job = self._job
+                if job is None:
+                    self._changed.wait()
+                elif not self._changed.wait_for(lambda held=job: self._job is not held or self._closed, self.every):
+                    self._changed.release()  # the send is still running: renew without holding up its end
+                    try:
+                        self._renew(job)
+                    finally:
+                        self._changed.acquire()
+
+    def _renew(self, job: Job) -> None:
+        try:
+            if not self.store.outbox.extend(job, lease_seconds=self.lease_seconds):
+                log.warning("invitation %s: its lease could not be renewed during the send", job.id)
+        except StoreUnavailable:
+            log.warning("invitation %s: the database is unavailable; its lease could not be renewed", job.id)
+        except Exception as exc:  # the thread must outlive one bad renewal; the send goes on either way
+            log.error("invitation %s: renewing its lease raised %s at %s", job.id, type(exc).__name__,
+                      raised_where(exc))
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+def raised_where(exc: BaseException) -> str:
+    """``file.py:42``: the innermost frame an exception came from, without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
 class Worker:
     def __init__(
         self,
@@ -137,6 +211,7 @@ class Worker:
         self.stop: Stop = stop or threading.Event()
         self.waiting = waiting  # settles the orders waiting for their email before each batch
         self._last_purge: datetime | None = None
+        self.lease_keeper = LeaseKeeper(store, settings.lease_seconds)
 
     def ready(self, job: Job) -> ReadyInvitation:
         link = self.links.link(job.invitation, self.iv_source)
@@ -155,14 +230,17 @@ class Worker:
         sender = self.settings.sender
         started = time.perf_counter()
         try:
-            self.sender.send(self.ready(job))
+            with self.lease_keeper.keeping(job):
+                self.sender.send(self.ready(job))
         except SendFailure as failure:
             metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
-            self._failed(job, str(failure), failure.transient, failure.retry_after, tally)
+            code = failure.code or ("a transient failure" if failure.transient else "a permanent failure")
+            self._failed(job, str(failure), code, failure.transient, failure.retry_after, tally)
         except Exception as exc:  # a sender bug or an unexpected library error: retry, keep no details
             metrics.DELIVERIES.labels(sender, "error").inc()
-            log.exception("invitation %s: the sender raised %s", job.id, type(exc).__name__)
-            self._failed(job, f"unexpected {type(exc).__name__} in the sender", True, None, tally)
+            # no traceback: the exception's message is in it, and may name the customer
+            log.error("invitation %s: the sender raised %s at %s", job.id, type(exc).__name__, raised_where(exc))
+            self._failed(job, f"unexpected {type(exc).__name__} in the sender", type(exc).__name__, True, None, tally)
         else:
             metrics.DELIVERIES.labels(sender, "sent").inc()
             metrics.DELIVERY_SECONDS.labels(sender).observe(time.perf_counter() - started)
@@ -173,18 +251,20 @@ class Worker:
                 tally.lost += 1
                 log.warning("invitation %s sent, but its lease had run out: it may be sent twice", job.id)
 
-    def _failed(self, job: Job, error: str, transient: bool, retry_after: float | None, tally: Tally) -> None:
+    def _failed(self, job: Job, error: str, code: str, transient: bool, retry_after: float | None,
+                tally: Tally) -> None:
+        """Record the failure (``error``, the stored text) and log its ``code``."""
         now = self.clock()
         if transient and job.attempts < self.settings.max_attempts:
             wait = max(self.backoff.delay(job.attempts, self.rand), retry_after or 0.0)
             if self.store.outbox.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error):
                 tally.retrying += 1
-            log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, error, wait)
+            log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, code, wait)
         else:
             why = "permanent failure" if not transient else f"gave up after {job.attempts} attempts"
             if self.store.outbox.mark_dead(job, now=now, error=f"{error} ({why})"):
                 tally.dead += 1
-            log.error("invitation %s is dead: %s (%s)", job.id, error, why)
+            log.error("invitation %s is dead: %s (%s)", job.id, code, why)
 
     def run_batch(self) -> Tally:
         """Settle the waiting orders worth a look, then claim one batch and deliver it; jobs not started when asked
@@ -231,6 +311,10 @@ class Worker:
         if erased:
             log.info("erased the personal data of %s finished invitation(s) past the retention period", erased)
         return erased
+
+    def close(self) -> None:
+        """Stop the lease keeper's thread (the sender and the store are closed by whoever made them)."""
+        self.lease_keeper.close()
 
     def run_forever(self) -> None:
         """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""

@@ -42,6 +42,7 @@ def run(settings: Settings, *, once: bool) -> None:
             runner.run_forever()
             log.info("worker stopped")
     finally:
+        runner.close()
         runner.sender.close()
         runner.store.close()  # the stop flag's pipe stays open: a late SIGTERM must not write to a reused fd
 
@@ -52,5 +53,6 @@ def deliver_due(settings: Settings) -> None:
     try:
         click.echo(str(runner.drain()))
     finally:
+        runner.close()
         runner.sender.close()
         runner.store.close()

@@ -38,7 +38,7 @@ def test_the_services_are_the_ones_given(sqlite_url, clock):
 
 
 def test_the_console_adds_its_login_limiter_on_the_app_clock(sqlite_url, clock):
-    settings = load_settings(base_env(DATABASE_URL=sqlite_url, CONSOLE_PASSWORD="pw", SECRET_KEY="k" * 32))
+    settings = load_settings(base_env(DATABASE_URL=sqlite_url, CONSOLE_PASSWORD="pw" * 6, SECRET_KEY="k" * 32))
     app = create_app(settings, store=Store(sqlite_url), clock=clock)
     limiter = services(app).login_limiter
     assert isinstance(limiter, LoginLimiter) and limiter.clock is clock

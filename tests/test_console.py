@@ -367,7 +367,7 @@ def test_invitations_paginate_fifty_a_page(client, store, clock):
 
 
 @pytest.mark.parametrize(("query", "message"), [
-    ("state=lost", "Unknown state 'lost'"), ("page=0", "page must be a whole number from 1."),
+    ("state=lost", "Unknown state: one of waiting, pending"), ("page=0", "page must be a whole number from 1."),
     ("page=x", "page must be a whole number from 1."),
 ])
 def test_bad_filters_are_400_with_a_clear_message(client, query, message):

@@ -245,8 +245,9 @@ def test_replies_about_the_recipient_4xx_transient_5xx_permanent_and_masked(repl
         sender.close()
     message = str(failure.value)
     assert failure.value.transient is transient
-    assert message.startswith(f"the SMTP server refused the recipient: {reply[:3]}")
-    assert "j***@example.com" in message and "jane.doe" not in message and "Jane Doe" not in message
+    assert message.startswith(f"the SMTP server refused the recipient: {reply[:9]} (")  # the codes, a fixed text
+    assert "example.com" not in message and "jane.doe" not in message and "Jane Doe" not in message
+    assert failure.value.code == f"smtp {reply[:9]}"
     assert len(mailbox.received) == 1 and mailbox.connections == 1
 
 
@@ -258,7 +259,8 @@ def test_a_refused_message_after_data_is_classified_by_its_code():
             sender.send(ready())
         sender.close()
     assert not failure.value.transient
-    assert str(failure.value) == "the SMTP server refused the message: 554 5.7.1 Message rejected as spam"
+    assert str(failure.value) == ("the SMTP server refused the message: 554 5.7.1 (permanent negative completion: "
+                                  "security or policy status)")
 
 
 def test_an_international_domain_goes_as_idna_and_a_non_ascii_mailbox_needs_smtputf8():
@@ -302,8 +304,8 @@ def test_451_then_250_through_the_worker_ends_sent_after_a_retry(database_url):
             first = worker.run_batch()
             row = store.reports.get(row_id)
             assert (first.retrying, row.state, row.attempts) == (1, "retrying", 1)
-            assert row.last_error.startswith("the SMTP server refused the recipient: 451 4.7.1 Greylisted")
-            assert "jurgen@" not in row.last_error and "j***@example.de" in row.last_error
+            assert row.last_error == ("the SMTP server refused the recipient: 451 4.7.1 (transient negative "
+                                      "completion: security or policy status)")
             assert row.next_attempt_at == (clock.now + timedelta(seconds=15))
             assert worker.run_batch().handled == 0  # not due yet
             clock.advance(seconds=15)
@@ -331,8 +333,8 @@ def test_550_through_the_worker_is_dead_at_once(database_url, caplog):
             worker.sender.close()
             store.close()
     assert (tally.dead, row.state, row.attempts) == (1, "dead", 1)
-    assert row.last_error == ("the SMTP server refused the recipient: 550 5.1.1 <j***@example.de>: Recipient "
-                                 "address rejected: User unknown (permanent failure)")
+    assert row.last_error == ("the SMTP server refused the recipient: 550 5.1.1 (permanent negative completion: "
+                              "addressing status) (permanent failure)")
     assert "jurgen@example.de" not in caplog.text and "Jürgen" not in caplog.text
     assert mailbox.received == []
 

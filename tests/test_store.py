@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENDING, SENT, SUPPRESSED, NewInvitation, Store
+from support.wait import wait_until
 
 
 def inv(message_id="m-1", ref="R-1", email="a@example.com", **kw):
@@ -92,9 +93,9 @@ def test_claim_leases_due_rows_to_one_worker(store, clock):
 
 def test_an_expired_lease_makes_the_row_due_again_and_the_old_holder_cannot_finish_it(store, clock):
     store.outbox.add([inv()], domain="example.com", now=clock())
-    [stale] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    clock.advance(seconds=61)
-    [fresh] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    [stale] = store.outbox.claim(now=clock(), limit=1, lease_seconds=0.3)  # leases run on the database's clock
+    [fresh] = wait_until(lambda: store.outbox.claim(now=clock(), limit=1, lease_seconds=60), "the lease to run out",
+                         timeout=5)
     assert fresh.id == stale.id and fresh.attempts == 2
     assert store.outbox.mark_sent(stale, now=clock()) is False
     assert store.outbox.mark_sent(fresh, now=clock()) is True

@@ -2,8 +2,10 @@
 
 Registered by ``create_app`` only when ``CONSOLE_PASSWORD`` is set (otherwise every ``/console`` path is the
 app's JSON 404). One password, compared in constant time; a signed session cookie (``SECRET_KEY``) that is
-``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the request came over HTTPS; Flask-WTF's CSRF token on every
-form; failed logins limited per client address (per process).
+``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the request came over HTTPS, naming a session the database
+keeps (``store.sessions``), so that signing out revokes it in every process; Flask-WTF's CSRF token on every
+form; failed logins limited per client and in all (per process), in bounded memory. The client's address and
+scheme are read through the proxies ``TRUSTED_PROXIES`` believes (``receiver.forwarded``).
 
 Personal data is masked everywhere but on the preview of a message the user pasted themself. The preview
 takes the endpoint's own path (``Intake.preview``) and stores nothing.
@@ -17,9 +19,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import ConsoleSettings
+from ..forwarded import BelieveProxies
 from . import invitations, login, overview, preview, services  # noqa: F401 - the pages register their routes
 from .blueprint import console, csrf
 from .limiter import LOGIN_FAILURES, LOGIN_WINDOW, LoginLimiter
@@ -29,11 +31,8 @@ from .overview import Bar, deliveries_chart
 __all__ = ["LOGIN_FAILURES", "LOGIN_WINDOW", "SESSION_LIFETIME", "Bar", "LoginLimiter", "deliveries_chart",
            "init_app"]
 
-PROXY_HOPS = 1  # Heroku's router: one proxy in front, which sets X-Forwarded-For and X-Forwarded-Proto
-
-
 class _ConsoleSessions(SecureCookieSessionInterface):
-    """The session cookie is ``Secure`` whenever the request came over HTTPS, as ``ProxyFix`` reports it behind
+    """The session cookie is ``Secure`` whenever the request came over HTTPS, as ``BelieveProxies`` reports it behind
     the router: Flask's own ``SESSION_COOKIE_SECURE`` is one value for every request, and the console is also used
     over plain HTTP on a developer's machine."""
 
@@ -42,10 +41,10 @@ class _ConsoleSessions(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask, settings: ConsoleSettings) -> None:
-    """Turn the console on: the proxy in front, cookie settings, CSRF, the login limiter, the blueprint."""
-    # Only the console reads the client's address (the login limit) and scheme (the Secure cookie), so the proxy's
-    # headers are trusted where it is on; with it off, the app behaves as if no proxy headers were ever sent.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=PROXY_HOPS, x_proto=PROXY_HOPS)
+    """Turn the console on: the proxies in front, cookie settings, CSRF, the login limiter, the blueprint."""
+    # Only the console reads the client's address (the login limit) and scheme (the Secure cookie), so the proxies'
+    # headers are believed where it is on; with it off, the app behaves as if no proxy headers were ever sent.
+    app.wsgi_app = BelieveProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     app.secret_key = settings.secret_key
     app.config.update(SESSION_COOKIE_NAME="receiver_console", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/console",

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from .forms import Problem
+from . import services
+from .forms import Problem, safe_next
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # receiver/templates/console/*.html
 console = Blueprint("console", __name__, url_prefix="/console", template_folder=TEMPLATES)
@@ -36,11 +37,22 @@ def problem(found: Problem) -> tuple[str, int]:
     return page("problem.html", found.status, status=found.status, message=found.message)
 
 
+SESSION_KEY = "sid"  # the session cookie's key for the token of the session the database keeps
+
+
+def signed_in() -> bool:
+    """The cookie names a session the database still keeps: signing out (anywhere) ends it for every copy."""
+    token = session.get(SESSION_KEY)
+    return isinstance(token, str) and services.store().sessions.is_open(token, now=services.now())
+
+
 @console.before_request
 def _guard() -> Any:
     csrf.protect()  # every POST of the console, the login and the logout included; raises CSRFError
-    if request.endpoint != "console.login" and not session.get("signed_in"):
-        return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
+    g.signed_in = signed_in()
+    if request.endpoint != "console.login" and not g.signed_in:
+        back = safe_next(request.full_path) if request.method == "GET" else None
+        return redirect(url_for("console.login", next=back))
     return None
 
 

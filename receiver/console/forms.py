@@ -8,6 +8,7 @@ form class would only restate three fields, and the console's answers to bad inp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from ..segment import DuplicateKey, loads
 
 MAX_PREVIEW = 256 * 1024  # characters of a pasted message
 MAX_PAGE = 1_000_000
+# a console path, with a query of plain words: what the console's own links look like, and nothing else
+_CONSOLE_PATH = re.compile(r"^/console(/[A-Za-z0-9_.-]+)*/?(\?[A-Za-z0-9_.=&-]*)?$")
+MAX_NEXT = 200
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ def invitations_query(args: Mapping[str, str], states: Sequence[str]) -> Invitat
     """``?state=...&page=...`` of the invitations page."""
     state = args.get("state") or None
     if state is not None and state not in states:
-        return Problem(400, f"Unknown state {state[:20]!r}: one of {', '.join(states)}.")
+        return Problem(400, f"Unknown state: one of {', '.join(states)}.")  # what was asked is not repeated
     try:
         page = int(args.get("page", "1"))
     except ValueError:
@@ -45,10 +49,22 @@ def invitations_query(args: Mapping[str, str], states: Sequence[str]) -> Invitat
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path inside the console, else None: a login never leads to another site."""
-    if target and target.startswith("/console") and not target.startswith("//"):
-        return target
+    """``target`` if it is a path inside the console with a query of plain words (letters, digits, ``_.=&-``),
+    else None: a login never leads to another site, and no text a link's author chose (a line break, a script, a
+    sentence) reaches a header or a page."""
+    if target and len(target) <= MAX_NEXT and _CONSOLE_PATH.match(target) and "/.." not in target:
+        return target.rstrip("?")
     return None
+
+
+# What a console action says once it is done: a fixed text, shown once (Flask's flashed messages, kept in the
+# signed session), never text from the URL, which whoever wrote a link would choose.
+QUEUED_ONE = "Queued again: it is due now."
+NOTHING_TO_RETRY = "Nothing to retry: it is not dead or retrying."
+
+
+def queued_dead(count: int) -> str:
+    return f"{count} invitation(s) queued again."
 
 
 @dataclass(frozen=True)

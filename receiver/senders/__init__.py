@@ -58,15 +58,20 @@ class ReadyInvitation:
 
 
 class SendFailure(Exception):
-    """Delivery failed. ``transient``: worth retrying; ``retry_after``: seconds the peer asked us to wait.
+    """Delivery failed. ``transient``: worth retrying; ``retry_after``: seconds the peer asked us to wait;
+    ``code``: a few words the worker logs (``http 503``, ``smtp 550 5.1.1``, ``timeout``), where the message is
+    stored only.
 
-    The message must not contain personal data: it is stored and shown to operators.
+    Neither may contain personal data: the message is stored and shown to operators, the code logged. So neither
+    repeats what the peer answered beyond its codes (a reason phrase, a reply text or a redirect's address may
+    name the customer).
     """
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None, code: str | None = None):
         super().__init__(message)
         self.transient = transient
         self.retry_after = retry_after
+        self.code = code
 
 
 class Sender(Protocol):

@@ -4,7 +4,8 @@ Settings (declared in ``config``, the group ``config.HTTP``; read by ``from_envi
 - ``CALLBACK_URL`` (required): where to ``POST``; ``http://`` or ``https://``.
 - ``CALLBACK_SECRET`` (required): a Standard Webhooks secret, ``whsec_`` + base64 (at least 24 bytes).
 - ``CALLBACK_HEADERS``: extra request headers as a JSON object, e.g. ``{"Authorization": "Bearer abc"}``.
-- ``CALLBACK_TIMEOUT``: for connecting and for reading the answer (``10s`` by default).
+- ``CALLBACK_TIMEOUT``: one deadline for the whole attempt: connecting, sending and reading the answer
+  (``10s`` by default); at most 64 KiB of the answer is read (``bounded_http``).
 
 Each request is signed the Standard Webhooks way (https://www.standardwebhooks.com): ``webhook-id`` is
 the invitation id, the same on every retry, so the receiving end can drop repeats; ``webhook-timestamp``
@@ -12,6 +13,10 @@ is the Unix time of this attempt; ``webhook-signature`` is ``v1,`` + base64(HMAC
 "{id}.{timestamp}.{body}")). A 2xx answer is success; 408, 429 and 5xx are transient (a ``Retry-After``
 is passed on to the worker); a redirect and any other 4xx are permanent. Redirects are never followed:
 the signed body goes only to CALLBACK_URL.
+
+A failure keeps the status code and a fixed text (the standard phrase of the code), never the answer's own
+reason phrase, body or ``Location``: the business's mailer may well put the customer's name or address there. A
+redirect's target is reduced to its scheme and host.
 """
 
 from __future__ import annotations
@@ -19,22 +24,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
+import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
-
-import requests
 
 from .. import __version__
 from ..clock import Clock, utcnow
 from ..config import HTTP, ConfigError, read_group
 from . import ReadyInvitation, SendFailure
+from .bounded_http import MAX_ANSWER, AnswerTooLarge, BoundedClient, DeadlinePassed
 
 MAX_RETRY_AFTER = 24 * 3600.0
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -108,12 +118,41 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
+def redirect_origin(location: str | None) -> str | None:
+    """A redirect's ``Location`` reduced to its scheme and host (and port), or None when it has none that is a plain
+    host name or IP address: its path, query and anything else the mailer wrote there are never repeated."""
+    try:
+        parts = urlsplit(location or "")
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not _plain_host(host):
+        return None
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+
+
+def _plain_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return bool(_HOST_NAME.match(host))
+
+
+def status_text(status: int) -> str:
+    """The standard phrase of a status code, whatever the answer's own reason phrase said."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return {1: "(informational)", 2: "(success)", 3: "(a redirect)", 4: "(a client error)",
+                5: "(a server error)"}.get(status // 100, "(not an HTTP status)")
+
+
 class HttpSender:
-    def __init__(self, settings: CallbackSettings, *, clock: Clock = utcnow, session: requests.Session | None = None):
+    def __init__(self, settings: CallbackSettings, *, clock: Clock = utcnow, client: BoundedClient | None = None):
         self.settings = settings
         self.clock = clock
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": f"receiver/{__version__} (+standard-webhooks)"})
+        self.client = client or BoundedClient(settings.url)
 
     def request_for(self, invitation: ReadyInvitation) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one attempt, signed at the clock's current time."""
@@ -122,6 +161,7 @@ class HttpSender:
         webhook_id = str(invitation.id)
         timestamp = int(now.timestamp())
         headers = {
+            "User-Agent": f"receiver/{__version__} (+standard-webhooks)",
             **self.settings.headers,
             "Content-Type": "application/json",
             "webhook-id": webhook_id,
@@ -134,28 +174,39 @@ class HttpSender:
         body, headers = self.request_for(invitation)
         where = _where(self.settings.url)
         try:
-            response = self.session.post(self.settings.url, data=body, headers=headers, allow_redirects=False,
-                                         timeout=(self.settings.timeout, self.settings.timeout))
-        except requests.Timeout as exc:
-            kind = "connecting" if isinstance(exc, requests.ConnectTimeout) else "waiting for the answer"
-            raise SendFailure(f"the callback {where} timed out {kind}", transient=True) from None
-        except requests.ConnectionError as exc:
-            raise SendFailure(f"cannot reach the callback {where}: {type(exc).__name__}", transient=True) from None
-        except requests.RequestException as exc:
-            raise SendFailure(f"the callback request to {where} failed: {type(exc).__name__}", transient=True) from None
-        status = response.status_code
-        described = f"{status} {response.reason or ''}".strip()
+            answer = self.client.post(body, headers, timeout=self.settings.timeout)
+        except DeadlinePassed as exc:
+            raise SendFailure(f"the callback {where} timed out {exc.phase}", transient=True,
+                              code=f"timeout {exc.phase}") from None
+        except AnswerTooLarge:
+            raise SendFailure(f"the callback {where} answered with headers over {MAX_ANSWER // 1024} KiB",
+                              transient=True, code="answer too large") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise SendFailure(f"the TLS certificate of the callback {where} cannot be verified "
+                              f"({exc.verify_message})", transient=True, code="tls certificate") from None
+        except OSError:
+            raise SendFailure(f"cannot reach the callback {where}: ConnectionError", transient=True,
+                              code="connection error") from None
+        except http.client.HTTPException as exc:
+            raise SendFailure(f"the callback request to {where} failed: {type(exc).__name__}", transient=True,
+                              code="malformed answer") from None
+        self._judge(answer.status, answer.headers, where)
+
+    def _judge(self, status: int, headers: Any, where: str) -> None:
+        """Return for a 2xx; raise the ``SendFailure`` the status code means otherwise."""
         if 200 <= status < 300:
             return
+        described, code = f"{status} {status_text(status)}", f"http {status}"
         if 300 <= status < 400:
-            location = response.headers.get("Location")
-            target = f" to {_where(location)}" if location and urlsplit(location).scheme else ""
+            origin = redirect_origin(headers.get("Location"))
+            target = f" to {origin}" if origin else ""
             raise SendFailure(f"the callback {where} answered {described}, a redirect{target}; redirects are not "
-                              "followed: set CALLBACK_URL to the final address", transient=False)
+                              "followed: set CALLBACK_URL to the final address", transient=False, code=code)
         if status in (408, 429) or status >= 500:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock())
-            raise SendFailure(f"the callback {where} answered {described}", transient=True, retry_after=retry_after)
-        raise SendFailure(f"the callback {where} answered {described}", transient=False)
+            retry_after = retry_after_seconds(headers.get("Retry-After"), self.clock())
+            raise SendFailure(f"the callback {where} answered {described}", transient=True, retry_after=retry_after,
+                              code=code)
+        raise SendFailure(f"the callback {where} answered {described}", transient=False, code=code)
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()

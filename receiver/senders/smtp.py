@@ -11,8 +11,13 @@ Settings (declared in ``config``, the group ``config.SMTP``; read by ``from_envi
 Failures: a reply about this invitation's recipient or message is transient when 4xx and permanent
 when 5xx (e.g. 550 no such mailbox). Failing to connect, to start TLS, to log in or to have MAIL_FROM
 accepted is a problem of the set-up, not of the invitation, so it is always transient: the invitations
-wait (up to MAX_ATTEMPTS) while someone fixes it. No message or log line carries the customer's
-address or name.
+wait (up to MAX_ATTEMPTS) while someone fixes it.
+
+No message or log line carries the customer's address or name: a failure keeps the reply code, its enhanced
+status code (RFC 3463) and a fixed text for the two (``550 5.1.1 (permanent negative completion: addressing
+status)``), never
+the server's own text, which may quote the mailbox, with or without its ``+tag``, or the name, split over
+reply lines. The server's text is logged at DEBUG only, scrubbed (``_Scrubber``), as a safety net.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ log = logging.getLogger("receiver.senders.smtp")
 
 MESSAGES_PER_CONNECTION = 100  # then a fresh connection: some servers cap a session
 _EMAILISH = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+# the fixed texts: RFC 5321's names of the reply classes, RFC 3463's of the subjects (an enhanced code's 2nd number)
+REPLY_CLASSES = {4: "transient negative completion", 5: "permanent negative completion"}
+SUBJECTS = {0: "other or undefined status", 1: "addressing status", 2: "mailbox status", 3: "mail system status",
+            4: "network and routing status", 5: "mail delivery protocol status", 6: "message content or media status",
+            7: "security or policy status"}
 
 
 @dataclass(frozen=True)
@@ -99,21 +110,50 @@ def message_id(invitation: ReadyInvitation, domain: str) -> str:
     return f"<invitation.{invitation.id}.{digest}@{ascii_domain(domain)}>"
 
 
+def enhanced_code(code: int, reply: bytes | str) -> str | None:
+    """The enhanced status code at the start of a reply (``5.1.1``), when its class agrees with the reply code."""
+    text = reply.decode("ascii", "replace") if isinstance(reply, bytes) else str(reply)
+    found = _ENHANCED.match(text)
+    if found is None or int(found.group(1)) != code // 100:
+        return None
+    return ".".join(found.groups())
+
+
+def describe_reply(code: int, reply: bytes | str) -> str:
+    """``550 5.1.1 (permanent negative completion: addressing status)``: the codes and a fixed text for them,
+    nothing the server wrote."""
+    enhanced = enhanced_code(code, reply)
+    kind = REPLY_CLASSES.get(code // 100, "unexpected reply")
+    if enhanced is None:
+        return f"{code} ({kind})"
+    subject = SUBJECTS.get(int(enhanced.split(".")[1]), "other")
+    return f"{code} {enhanced} ({kind}: {subject})"
+
+
+def reply_code(code: int, reply: bytes | str) -> str:
+    """What the worker logs of a reply: ``smtp 550 5.1.1``."""
+    enhanced = enhanced_code(code, reply)
+    return f"smtp {code}" + (f" {enhanced}" if enhanced else "")
+
+
 class _Scrubber:
-    """Server replies may quote the address (``550 <jane@example.com>: no such user``): keep them, masked."""
+    """The server's reply text, for a DEBUG line only, with the customer masked: any address-like word, the
+    mailbox name with and without its ``+tag``, the name and each word of it (lines joined first, so that a
+    name split over reply lines is still found)."""
 
     def __init__(self, invitation: ReadyInvitation):
         local = invitation.email.rpartition("@")[0]
-        # the whole address, its mailbox name alone, and the customer's name, each as whole words
+        values = {invitation.email, local, local.partition("+")[0], invitation.name, *invitation.name.split()}
         self.personal = [re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
-                         for value in (invitation.email, local, invitation.name) if len(value.strip()) > 1]
+                         for value in sorted(values, key=len, reverse=True) if len(value.strip()) > 1]
 
     def __call__(self, reply: bytes | str) -> str:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        text = " ".join(text.split())
         text = _EMAILISH.sub(lambda m: mask_email(m.group(0)), text)
         for pattern in self.personal:
             text = pattern.sub("***", text)
-        return " ".join(text.split())[:200]
+        return text[:200]
 
 
 class SmtpSender:
@@ -198,18 +238,19 @@ class SmtpSender:
             raise
         except smtplib.SMTPAuthenticationError as exc:
             raise SendFailure(f"the SMTP server {self._where()} refused the login from SMTP_URL "
-                              f"({exc.smtp_code})", transient=True) from None
+                              f"({exc.smtp_code})", transient=True, code=f"smtp {exc.smtp_code} login") from None
         except smtplib.SMTPResponseException as exc:
-            reply = " ".join(exc.smtp_error.decode("utf-8", "replace").split())[:200] \
-                if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)[:200]
-            raise SendFailure(f"the SMTP server {self._where()} refused the session: {exc.smtp_code} {reply}",
-                              transient=True) from None
+            raise SendFailure(f"the SMTP server {self._where()} refused the session: "
+                              f"{describe_reply(exc.smtp_code, exc.smtp_error)}", transient=True,
+                              code=reply_code(exc.smtp_code, exc.smtp_error)) from None
         except ssl.SSLCertVerificationError as exc:
             raise SendFailure(f"the TLS certificate of the SMTP server {self._where()} cannot be verified "
-                              f"({exc.verify_message}); trust it with SMTP_CA_FILE", transient=True) from None
+                              f"({exc.verify_message}); trust it with SMTP_CA_FILE", transient=True,
+                              code="smtp tls certificate") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise SendFailure(f"cannot talk to the SMTP server {self._where()}: {type(exc).__name__}: {exc}"[:300],
-                              transient=True) from None
+            why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+            raise SendFailure(f"cannot talk to the SMTP server {self._where()}: {type(exc).__name__}{why}",
+                              transient=True, code="smtp connection error") from None
         self._sent_on_conn = 0
         return self._conn
 
@@ -247,7 +288,7 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise SendFailure(f"the connection to the SMTP server {self._where()} failed while sending: "
-                              f"{type(exc).__name__}", transient=True) from None
+                              f"{type(exc).__name__}", transient=True, code="smtp connection lost") from None
         self._sent_on_conn += 1
         log.debug("SMTP: invitation %s handed to %s", invitation.id, self._where())
 
@@ -256,7 +297,9 @@ class SmtpSender:
         code, reply = conn.mail(self.settings.mail_from.addr_spec, options)
         if code != 250:
             self._after_refusal(conn, code)
-            raise SendFailure(f"the SMTP server refused MAIL_FROM: {code} {scrub(reply)}", transient=True)
+            log.debug("SMTP: MAIL FROM refused: %s", scrub(reply))
+            raise SendFailure(f"the SMTP server refused MAIL_FROM: {describe_reply(code, reply)}", transient=True,
+                              code=reply_code(code, reply))
         code, reply = conn.rcpt(recipient)
         if code not in (250, 251):
             self._after_refusal(conn, code)
@@ -284,7 +327,9 @@ class SmtpSender:
     @staticmethod
     def _refused(what: str, code: int, reply: bytes | str, scrub: _Scrubber) -> SendFailure:
         permanent = 500 <= code < 600
-        return SendFailure(f"the SMTP server refused {what}: {code} {scrub(reply)}", transient=not permanent)
+        log.debug("SMTP: %s refused: %s", what, scrub(reply))
+        return SendFailure(f"the SMTP server refused {what}: {describe_reply(code, reply)}", transient=not permanent,
+                           code=reply_code(code, reply))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -2,8 +2,9 @@
 console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or PostgreSQL.
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
-``StoreUnavailable``), ``migrations``, ``outbox``, ``waiting`` (orders waiting for their email), ``traits``,
-``erasure``, ``reports``. A ``Store`` owns the
+``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
+``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``sessions`` (the console's).
+A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -11,6 +12,7 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.traits.known(["user:u-1"])
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
+    store.sessions.is_open(token, now=now)
 """
 
 from __future__ import annotations
@@ -36,18 +38,21 @@ from .schema import (
     SUPPRESSED,
     WAITING,
     UTCDateTime,
+    console_sessions,
     invitations,
     metadata,
     user_traits,
 )
+from .sessions import ConsoleSessions
 from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "WAITING", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
-    "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
-    "identity_key", "invitations", "make_engine", "metadata", "user_traits",
+    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job",
+    "NewInvitation", "Outbox", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits",
+    "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "identity_key", "invitations", "make_engine",
+    "metadata", "user_traits",
 ]
 
 
@@ -61,6 +66,7 @@ class Store:
         self.waiting = WaitingOrders(self.database)
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
+        self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
 
     @property
     def engine(self) -> Engine:

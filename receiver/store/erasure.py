@@ -1,4 +1,7 @@
-"""Erasure of personal data: the retention sweep (``purge``) and an erasure request for one address (``forget``)."""
+"""Erasure of personal data: the retention sweep (``purge``) and an erasure request for one address (``forget``).
+
+Both clear an invitation's ``last_error`` with its email and name: error texts hold no personal data now, but a
+row stored by an older release, or by a plug-in sender that quoted its peer, might."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ class Erasure:
         statement = (
             update(invitations)
             .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
-            .values(email=None, name=None, user_id=None, anonymous_id=None)
+            .values(email=None, name=None, user_id=None, anonymous_id=None, last_error=None)
         )
         with self.database.engine.begin() as conn:
             erased = conn.execute(statement).rowcount
@@ -39,10 +42,10 @@ class Erasure:
         with self.database.engine.begin() as conn:
             ids = [row.id for row in conn.execute(select(invitations.c.id).where(match).order_by(invitations.c.id))]
             if ids:
+                conn.execute(update(invitations).where(invitations.c.id.in_(ids))
+                             .values(email=None, name=None, last_error=None, updated_at=now))
                 conn.execute(update(invitations).where(invitations.c.id.in_(ids), invitations.c.state.in_(QUEUED))
                              .values(state=SUPPRESSED, last_error="erased on request", lease_token=None))
-                conn.execute(update(invitations).where(invitations.c.id.in_(ids))
-                             .values(email=None, name=None, updated_at=now))
             emails = select(user_traits.c.identity, user_traits.c.value).where(user_traits.c.name == "email")
             identities = sorted({row.identity for row in conn.execute(emails)
                                  if isinstance(row.value, str) and row.value.strip().lower() == wanted})

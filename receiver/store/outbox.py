@@ -6,7 +6,13 @@ Every write is one statement in one transaction, so it is atomic on both databas
 - ``claim`` moves due rows to ``sending`` with a lease in one ``UPDATE ... RETURNING``
   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so no row goes to two workers; a ``sending`` row
   whose lease ran out is due again;
+- ``extend`` renews the lease of a job whose send is still running (the worker's heartbeat);
 - ``mark_*`` only touch a row still held under the caller's lease token.
+
+Leases are judged by the database's clock (``dbclock``), never a worker's: a lease runs until the database's
+now plus ``lease_seconds``, and a ``sending`` row is due again only once the database's now has passed that, so
+a worker whose clock runs minutes ahead cannot take an invitation another worker is still sending. When a
+``pending`` or ``retrying`` row is due is the business's time (a delay, a backoff), read from the caller's clock.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from ..invitation import Invitation
+from .dbclock import database_now, later_of_now
 from .engine import Database
 from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
 from .waiting import RECHECK_MARGIN
@@ -146,9 +153,12 @@ class Outbox:
     def claim(self, *, now: datetime, limit: int, lease_seconds: float) -> list[Job]:
         """Take up to ``limit`` due invitations for one worker, leased until ``now + lease_seconds``."""
         token = secrets.token_hex(16)
+        lease_over = and_(invitations.c.state == SENDING, invitations.c.next_attempt_at <= database_now())
+        waited = and_(invitations.c.state != SENDING, invitations.c.next_attempt_at <= now)
         due = (
             select(invitations.c.id)
-            .where(queued, invitations.c.next_attempt_at <= now)
+            # the first bound is implied by the other two: it keeps the due index a range scan
+            .where(queued, invitations.c.next_attempt_at <= later_of_now(now), or_(waited, lease_over))
             .order_by(invitations.c.next_attempt_at)
             .limit(limit)
         )
@@ -160,7 +170,7 @@ class Outbox:
             .values(
                 state=SENDING,
                 attempts=invitations.c.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                next_attempt_at=database_now(lease_seconds),
                 lease_token=token,
                 updated_at=now,
             )
@@ -169,6 +179,18 @@ class Outbox:
         with self.database.engine.begin() as conn:
             rows = conn.execute(statement).all()
         return sorted((_job(row, token) for row in rows), key=lambda job: job.id)
+
+    def extend(self, job: Job, *, lease_seconds: float) -> bool:
+        """Renew the lease of a job still being sent to the database's now plus ``lease_seconds``; False if it is
+        no longer this job's (another worker took it, or its outcome is recorded)."""
+        statement = (
+            update(invitations)
+            .where(invitations.c.id == job.id, invitations.c.lease_token == job.lease_token,
+                   invitations.c.state == SENDING)
+            .values(next_attempt_at=database_now(lease_seconds))
+        )
+        with self.database.writing(one_statement=True) as conn:
+            return conn.execute(statement).rowcount == 1
 
     def _finish(self, job: Job, now: datetime, **values: Any) -> bool:
         statement = _finish_statement(tuple(sorted(values)))

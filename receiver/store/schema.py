@@ -108,3 +108,14 @@ user_traits = Table(
     Column("user_id", String(MAX_ID)),
     PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
 )
+
+# One row per signed-in console session: the SHA-256 of the token its cookie carries (so that a copy of the table
+# signs no one in), deleted when it signs out; a cookie whose row is gone is signed out, wherever it was copied.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("token_hash", name="pk_console_sessions"),
+)

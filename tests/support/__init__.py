@@ -6,6 +6,7 @@
 - ``support.postgres``: the local PostgreSQL test database
 - ``support.wait``: ``wait_until`` and ``wait_for_server``, the one way a test waits
 - ``support.servers``: real SMTP and HTTP callback servers and a throwaway certificate authority
+- ``support.hostile_http``: a callback that trickles, sends a gigabyte, stalls or names the customer
 - ``support.sink``: an HTTP sink that worker processes deliver to (their sender is in ``tests/plugins/sink``)
 
 ``tests`` is on ``sys.path`` through pytest's ``pythonpath`` setting, so ``import support`` works from any folder.
