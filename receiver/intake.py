@@ -32,6 +32,7 @@ from .segment import (
 )
 from .setting_types import human_duration
 from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
+from .text import has_uncarriable, uncarriable_in
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "rejected"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
@@ -93,7 +94,7 @@ class _ToStore:
 def _message_id_of(raw: Any) -> str | None:
     if isinstance(raw, dict):
         for key in ("messageId", "message_id", "MessageId", "messageID"):
-            if isinstance(raw.get(key), str):
+            if isinstance(raw.get(key), str) and not has_uncarriable(raw[key]):
                 return raw[key][:255]
     return None
 
@@ -169,6 +170,9 @@ class Intake:
             return Verdict(REJECTED, str(problem), _message_id_of(raw))
         if not routed_to_us(message.integrations, self.settings.destination_names, as_api=as_api):
             return Verdict(IGNORED, ROUTED_ELSEWHERE, message.message_id)
+        spoilt = next((name for name, value in self.remembered(message).items() if uncarriable_in(value)), None)
+        if spoilt is not None:  # a trait we would store that no store can carry
+            return Verdict(REJECTED, f"Invalid traits.{spoilt}: it holds NUL or a lone surrogate", message.message_id)
         return message
 
     def remembered(self, message: Message) -> dict[str, Any]:
@@ -299,7 +303,10 @@ class Intake:
         for item in classified:
             if isinstance(item, Verdict):
                 verdicts.append(item)
-            elif not next(added):
+            elif (stored := next(added)) is None:
+                verdicts.append(Verdict(REJECTED, "Rejected: the database refused this message's invitation",
+                                        item.invitation.message_id))
+            elif not stored:
                 verdicts.append(Verdict(DUPLICATE, "Duplicate: this message or order is already stored",
                                         item.invitation.message_id))
             else:

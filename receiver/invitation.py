@@ -11,7 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from .segment import EMAIL_KEYS, ORDER_EVENTS, SKU_KEYS, Message, lookup
-from .text import MAX_TAG, clean_text, has_letter, parse_locale, sanitise_tag, unique, valid_email
+from .text import (
+    MAX_TAG,
+    clean_text,
+    has_letter,
+    has_uncarriable,
+    parse_locale,
+    sanitise_tag,
+    unique,
+    valid_email,
+)
 
 MAX_NAME = 200
 MAX_REF = 200
@@ -275,7 +284,21 @@ def invitation_and_sources(
         user_id=message.user_id,
         anonymous_id=message.anonymous_id,
     )
+    _check_carriable(invitation)
     return invitation, sources
+
+
+# The message's names of the fields of an invitation, as a refusal names them.
+_FIELD_NAMES = {"email": "email", "name": "name", "ref": "order_id", "skus": "skus", "tags": "tags", "locale": "locale"}
+
+
+def _check_carriable(invitation: Invitation) -> None:
+    """``Rejected`` naming the first field holding what no store or sender can carry (NUL, a lone surrogate)."""
+    for attr, name in _FIELD_NAMES.items():
+        value = getattr(invitation, attr)
+        texts = value if isinstance(value, tuple) else (value or "",)
+        if any(has_uncarriable(text) for text in texts):
+            raise Rejected(f"Invalid {name}: it holds NUL or a lone surrogate")
 
 
 def completed(invitation: Invitation, known_traits: Mapping[str, Any], rules: Rules) -> Invitation:

@@ -49,7 +49,8 @@ def valid_email(value: Any) -> str | None:
     except (EmailNotValidError, UnicodeError, ValueError):
         return None
     email = f"{checked.local_part}@{checked.ascii_domain}"
-    if len(checked.local_part.encode("utf-8")) > MAX_LOCAL_PART or len(email) > MAX_EMAIL or not email.isprintable() or has_uncarriable(email):
+    too_long = len(checked.local_part.encode("utf-8")) > MAX_LOCAL_PART or len(email) > MAX_EMAIL
+    if too_long or not email.isprintable() or has_uncarriable(email):
         return None
     return email
 
