@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import TrustpilotSettings
-from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
+from .invitation import NOTE, Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
     EMAIL_KEYS,
@@ -146,6 +146,7 @@ def rules_of(settings: TrustpilotSettings) -> Rules:
         tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
         suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
         order_events=settings.order_events,
+        max_skus=settings.max_skus,
     )
 
 
@@ -235,7 +236,8 @@ class Intake:
                            item.invitation.message_id)
         if item.state == WAITING:
             return Verdict(WAITING_VERDICT, waiting_message(self.settings.email_wait), item.invitation.message_id)
-        return Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id)
+        note = item.sources.get(NOTE)
+        return Verdict(ACCEPTED, f"Invitation stored ({note})" if note else "Invitation stored", item.invitation.message_id)
 
     def preview(self, raw: Any) -> Preview:
         """``process`` for one message without writing anything: stored traits are read, nothing is stored.

@@ -16,6 +16,7 @@ from .text import (
     clean_text,
     has_letter,
     has_uncarriable,
+    normal_ref,
     parse_locale,
     sanitise_tag,
     unique,
@@ -25,6 +26,8 @@ from .text import (
 MAX_NAME = 200
 MAX_REF = 200
 MAX_SKU = 200
+MAX_SKUS = 100  # SKUs per invitation (MAX_SKUS): the link carries them all
+NOTE = "note"  # the key in an invitation's sources of what was left out of it, for its verdict
 
 
 class Rejected(ValueError):
@@ -54,6 +57,7 @@ class Rules:
     suppress: tuple[str, ...] = ()
     # The track events that are orders (ORDER_EVENTS), compared in any casing and without separators.
     order_events: tuple[str, ...] = ORDER_EVENTS
+    max_skus: int = MAX_SKUS  # SKUs per invitation; an order's further ones are dropped (MAX_SKUS)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def order_ref(properties: Mapping[str, Any]) -> str:
     value = found[1]
     if isinstance(value, bool | dict | list):
         raise Rejected("Invalid order_id")
-    ref = clean_text(value, MAX_REF + 1)
+    ref = clean_text(normal_ref(clean_text(value, 4 * MAX_REF)), MAX_REF + 1)  # the same order however it is spelt
     if not ref:
         raise Rejected("Missing order_id")
     if len(ref) > MAX_REF:
@@ -272,18 +276,22 @@ def invitation_and_sources(
         "tags": "; ".join(tag_sources) or "none configured",
         "locale": "context.locale" if message.locale else "properties.locale" if locale else "none (English)",
     }
+    all_skus = product_skus(props.get("products"), rules.sku_map)
     invitation = Invitation(
         message_id=message.message_id,
         email=email,
         name=name,
         ref=ref,
-        skus=product_skus(props.get("products"), rules.sku_map),
+        skus=all_skus[:rules.max_skus],
         tags=unique(sanitise_tag(tag) for tag in (*rules.tags, *property_tags(props, rules.tag_properties))),
         locale=locale,
         ordered_at=message.timestamp,
         user_id=message.user_id,
         anonymous_id=message.anonymous_id,
     )
+    dropped = len(all_skus) - len(invitation.skus)
+    if dropped:
+        sources[NOTE] = f"{dropped} SKU{'s' if dropped > 1 else ''} over MAX_SKUS={rules.max_skus} dropped"
     _check_carriable(invitation)
     return invitation, sources
 
