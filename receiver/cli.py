@@ -134,7 +134,11 @@ def forget(email: str) -> None:
     """Erase every stored trace of one email address (an erasure request)."""
     settings = settings_or_exit()
     store = open_store(settings.database)
-    ids, customers = store.erasure.forget(email, now=utcnow())
+    ids, customers = [], 0
+    # as given (rows stored before issue 17 kept an address as sent) and as stored now (IDNA domain, lower case)
+    for spelling in dict.fromkeys(filter(None, (email, valid_email(email)))):
+        found, lost = store.erasure.forget(spelling, now=utcnow())
+        ids, customers = sorted({*ids, *found}), customers + lost
     store.close()
     listed = ", ".join(f"#{i}" for i in ids) or "none"
     click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "

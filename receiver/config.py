@@ -163,6 +163,9 @@ SETTINGS: tuple[Setting, ...] = (
             process=WEB),
     Setting("DEFAULT_NAME", Text(), TRUSTPILOT, "Name used when an order carries none.", "Valued customer",
             default="Customer", attr="default_name"),
+    Setting("MAX_SKUS", Whole(1, 10000), TRUSTPILOT, "SKUs an invitation carries at most (each makes the link longer); "
+            "an order's further ones are dropped, which its answer notes.", "50", default="100", attr="max_skus",
+            process=WEB),
     Setting("EMAIL_WAIT", Duration(maximum=7 * 86400), TRUSTPILOT, "How long an order without an email (but with a "
             "`userId` or `anonymousId`) waits, as `waiting`, for an identify call to give one; then it is `dead`. "
             "`0`: it is refused at once (400 `Missing email address`).", "1h", default="15m", attr="email_wait",
@@ -332,6 +335,7 @@ class TrustpilotSettings:
     email_wait: float  # seconds an order without an email may wait for one; 0: rejected at once
     dedupe_orders: bool
     invitation_delay: float
+    max_skus: int  # SKUs per invitation; an order's further ones are dropped (MAX_SKUS)
 
 
 @dataclass(frozen=True)

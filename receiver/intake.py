@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import TrustpilotSettings
-from .invitation import Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
+from .invitation import NOTE, Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
     EMAIL_KEYS,
@@ -32,6 +32,7 @@ from .segment import (
 )
 from .setting_types import human_duration
 from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
+from .text import has_uncarriable, uncarriable_in
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "rejected"
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
@@ -93,7 +94,7 @@ class _ToStore:
 def _message_id_of(raw: Any) -> str | None:
     if isinstance(raw, dict):
         for key in ("messageId", "message_id", "MessageId", "messageID"):
-            if isinstance(raw.get(key), str):
+            if isinstance(raw.get(key), str) and not has_uncarriable(raw[key]):
                 return raw[key][:255]
     return None
 
@@ -145,6 +146,7 @@ def rules_of(settings: TrustpilotSettings) -> Rules:
         tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
         suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
         order_events=settings.order_events,
+        max_skus=settings.max_skus,
     )
 
 
@@ -169,6 +171,9 @@ class Intake:
             return Verdict(REJECTED, str(problem), _message_id_of(raw))
         if not routed_to_us(message.integrations, self.settings.destination_names, as_api=as_api):
             return Verdict(IGNORED, ROUTED_ELSEWHERE, message.message_id)
+        spoilt = next((name for name, value in self.remembered(message).items() if uncarriable_in(value)), None)
+        if spoilt is not None:  # a trait we would store that no store can carry
+            return Verdict(REJECTED, f"Invalid traits.{spoilt}: it holds NUL or a lone surrogate", message.message_id)
         return message
 
     def remembered(self, message: Message) -> dict[str, Any]:
@@ -231,7 +236,8 @@ class Intake:
                            item.invitation.message_id)
         if item.state == WAITING:
             return Verdict(WAITING_VERDICT, waiting_message(self.settings.email_wait), item.invitation.message_id)
-        return Verdict(ACCEPTED, "Invitation stored", item.invitation.message_id)
+        note = item.sources.get(NOTE)
+        return Verdict(ACCEPTED, f"Invitation stored ({note})" if note else "Invitation stored", item.invitation.message_id)
 
     def preview(self, raw: Any) -> Preview:
         """``process`` for one message without writing anything: stored traits are read, nothing is stored.
@@ -299,7 +305,10 @@ class Intake:
         for item in classified:
             if isinstance(item, Verdict):
                 verdicts.append(item)
-            elif not next(added):
+            elif (stored := next(added)) is None:
+                verdicts.append(Verdict(REJECTED, "Rejected: the database refused this message's invitation",
+                                        item.invitation.message_id))
+            elif not stored:
                 verdicts.append(Verdict(DUPLICATE, "Duplicate: this message or order is already stored",
                                         item.invitation.message_id))
             else:

@@ -11,11 +11,23 @@ from datetime import datetime
 from typing import Any
 
 from .segment import EMAIL_KEYS, ORDER_EVENTS, SKU_KEYS, Message, lookup
-from .text import MAX_TAG, clean_text, has_letter, parse_locale, sanitise_tag, unique, valid_email
+from .text import (
+    MAX_TAG,
+    clean_text,
+    has_letter,
+    has_uncarriable,
+    normal_ref,
+    parse_locale,
+    sanitise_tag,
+    unique,
+    valid_email,
+)
 
 MAX_NAME = 200
 MAX_REF = 200
 MAX_SKU = 200
+MAX_SKUS = 100  # SKUs per invitation (MAX_SKUS): the link carries them all
+NOTE = "note"  # the key in an invitation's sources of what was left out of it, for its verdict
 
 
 class Rejected(ValueError):
@@ -45,6 +57,7 @@ class Rules:
     suppress: tuple[str, ...] = ()
     # The track events that are orders (ORDER_EVENTS), compared in any casing and without separators.
     order_events: tuple[str, ...] = ORDER_EVENTS
+    max_skus: int = MAX_SKUS  # SKUs per invitation; an order's further ones are dropped (MAX_SKUS)
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,7 @@ def order_ref(properties: Mapping[str, Any]) -> str:
     value = found[1]
     if isinstance(value, bool | dict | list):
         raise Rejected("Invalid order_id")
-    ref = clean_text(value, MAX_REF + 1)
+    ref = clean_text(normal_ref(clean_text(value, 4 * MAX_REF)), MAX_REF + 1)  # the same order however it is spelt
     if not ref:
         raise Rejected("Missing order_id")
     if len(ref) > MAX_REF:
@@ -263,19 +276,37 @@ def invitation_and_sources(
         "tags": "; ".join(tag_sources) or "none configured",
         "locale": "context.locale" if message.locale else "properties.locale" if locale else "none (English)",
     }
+    all_skus = product_skus(props.get("products"), rules.sku_map)
     invitation = Invitation(
         message_id=message.message_id,
         email=email,
         name=name,
         ref=ref,
-        skus=product_skus(props.get("products"), rules.sku_map),
+        skus=all_skus[:rules.max_skus],
         tags=unique(sanitise_tag(tag) for tag in (*rules.tags, *property_tags(props, rules.tag_properties))),
         locale=locale,
         ordered_at=message.timestamp,
         user_id=message.user_id,
         anonymous_id=message.anonymous_id,
     )
+    dropped = len(all_skus) - len(invitation.skus)
+    if dropped:
+        sources[NOTE] = f"{dropped} SKU{'s' if dropped > 1 else ''} over MAX_SKUS={rules.max_skus} dropped"
+    _check_carriable(invitation)
     return invitation, sources
+
+
+# The message's names of the fields of an invitation, as a refusal names them.
+_FIELD_NAMES = {"email": "email", "name": "name", "ref": "order_id", "skus": "skus", "tags": "tags", "locale": "locale"}
+
+
+def _check_carriable(invitation: Invitation) -> None:
+    """``Rejected`` naming the first field holding what no store or sender can carry (NUL, a lone surrogate)."""
+    for attr, name in _FIELD_NAMES.items():
+        value = getattr(invitation, attr)
+        texts = value if isinstance(value, tuple) else (value or "",)
+        if any(has_uncarriable(text) for text in texts):
+            raise Rejected(f"Invalid {name}: it holds NUL or a lone surrogate")
 
 
 def completed(invitation: Invitation, known_traits: Mapping[str, Any], rules: Rules) -> Invitation:

@@ -20,7 +20,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from .text import is_absent, parse_locale
+from .text import has_uncarriable, is_absent, parse_locale
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 ORDER_EVENTS = ("Order Completed", "Completed Order")  # spec v2, and spec v1 (Segment's Magento extension)
@@ -35,6 +35,11 @@ _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _ANY_SEPARATOR = re.compile(r"[\s_\-.]+")
 _MAX_DEPTH = 32
+# The span of order times read at all: what both databases store, with room for the delay arithmetic
+# (``timestamp`` + ``INVITATION_DELAY`` up to its ten years) inside Python's ``datetime``; a timestamp outside it is
+# read as unreadable (the receipt time stands in).
+EARLIEST_TIMESTAMP = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_TIMESTAMP = datetime(9980, 1, 1, tzinfo=UTC)
 
 
 class MessageProblem(ValueError):
@@ -216,18 +221,27 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)  # OverflowError at the ends of the calendar (9999-12-31T23:59:59-14:00)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return moment if EARLIEST_TIMESTAMP <= moment <= LATEST_TIMESTAMP else None
 
 
-def _optional_id(value: Any) -> str | None:
+def _optional_id(value: Any, name: str) -> str | None:
     if value is None or isinstance(value, bool) or isinstance(value, dict | list):
         return None
     text = str(value).strip()
-    return text or None
+    return _carriable(text, name) or None
+
+
+def _carriable(text: str, name: str) -> str:
+    """``text``, unless it holds what no store or sender can carry (NUL, a lone surrogate): then the message is
+    refused, the field named."""
+    if has_uncarriable(text):
+        raise MessageProblem(f"Invalid {name}: it holds NUL or a lone surrogate")
+    return text
 
 
 def parse_message(raw: Any) -> Message:
@@ -241,13 +255,13 @@ def parse_message(raw: Any) -> Message:
         raise MessageProblem(_first_error(exc.messages)) from None
     integrations = normal.get("integrations")
     context = data["context"]
-    message_id = (data["message_id"] or "").strip() or _message_id_for(raw)
+    message_id = _carriable((data["message_id"] or "").strip(), "messageId") or _message_id_for(raw)
     return Message(
         type=data["type"],
         message_id=message_id,
         event=data["event"],
-        user_id=_optional_id(data["user_id"]),
-        anonymous_id=_optional_id(data["anonymous_id"]),
+        user_id=_optional_id(data["user_id"], "userId"),
+        anonymous_id=_optional_id(data["anonymous_id"], "anonymousId"),
         timestamp=parse_timestamp(data["timestamp"]),
         properties=data["properties"],
         traits=data["traits"],

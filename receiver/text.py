@@ -7,13 +7,16 @@ one (the email check to a validating library, say) is an edit to this module alo
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 MAX_EMAIL = 254
+MAX_LOCAL_PART = 64  # octets (RFC 5321)
 MAX_TAG = 64
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9\-\u00a0-\uffff]+(\.[A-Za-z0-9\-\u00a0-\uffff]+)+$")
 # A host name (a domain as registered on Trustpilot, a Trustpilot host); IDN labels are allowed as Unicode.
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\-\u00a0-\uffff]*[A-Za-z0-9\u00a0-\uffff])?\.)+"
                     r"[A-Za-z0-9\u00a0-\uffff\-]{2,63}$")
@@ -31,12 +34,23 @@ _SPACE = re.compile(r"\s+")
 # -- email addresses --------------------------------------------------------------------------------
 
 def valid_email(value: Any) -> str | None:
-    """``value`` as the address to store and send (white space around it removed), or None when it is not an
-    address an invitation can go to. The one check of an address, wherever one comes in."""
-    if not isinstance(value, str):
+    """``value`` as the address to store and send, or None when it is not an address an invitation can go to. The
+    one check of an address, wherever one comes in.
+
+    Checked and normalised by ``email-validator`` (no DNS): white space around it removed, the local part in NFC
+    and as sent otherwise (a mailbox may care about case), the domain in IDNA form (ASCII, lower case). A local
+    part that would need quoting (``root,jane``, ``a"b``, ``(c)a``), a display name, an IP literal and an odd
+    domain (``-x.com``, ``xn--.com``, a line separator in it) are refused, so that the address stored is exactly
+    the one every sender writes in its envelope (``smtplib`` re-parses what it is given)."""
+    if not isinstance(value, str) or len(value) > 4 * MAX_EMAIL:
         return None
-    email = value.strip()
-    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except (EmailNotValidError, UnicodeError, ValueError):
+        return None
+    email = f"{checked.local_part}@{checked.ascii_domain}"
+    too_long = len(checked.local_part.encode("utf-8")) > MAX_LOCAL_PART or len(email) > MAX_EMAIL
+    if too_long or not email.isprintable() or has_uncarriable(email):
         return None
     return email
 
@@ -153,6 +167,36 @@ def is_absent(value: Any) -> bool:
 def has_letter(text: str) -> bool:
     """``Jürgen``, ``李``: there is a letter in it (``#1002`` and ``12345`` have none, so they name nobody)."""
     return any(char.isalpha() for char in text)
+
+
+# -- what the store and the senders can carry ------------------------------------------------------
+
+_UNCARRIABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and a lone surrogate (JSON's ``"\\ud800"``)
+
+
+def has_uncarriable(text: str) -> bool:
+    """Whether ``text`` holds a character that neither database nor any sender can carry: NUL (PostgreSQL's text
+    refuses it) or a lone surrogate (no UTF-8 encoder writes one). A field holding one refuses its message."""
+    return bool(_UNCARRIABLE.search(text))
+
+
+def uncarriable_in(value: Any) -> bool:
+    """``has_uncarriable`` for any decoded JSON value: a string, or any string in a list or object (keys too)."""
+    if isinstance(value, str):
+        return has_uncarriable(value)
+    if isinstance(value, list):
+        return any(uncarriable_in(item) for item in value)
+    if isinstance(value, dict):
+        return any(uncarriable_in(key) or uncarriable_in(item) for key, item in value.items())
+    return False
+
+
+def normal_ref(text: str) -> str:
+    """An order ref as orders are told apart: NFC, with invisible characters (format characters, category
+    ``Cf``: zero-width spaces and joiners, the BOM, bidi marks...) removed; ``A\u200b1`` and ``A1``, or the NFD
+    and NFC spellings of ``Café-1``, are one order."""
+    visible = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return unicodedata.normalize("NFC", visible)
 
 
 # -- free text as a field ---------------------------------------------------------------------------

@@ -92,9 +92,9 @@ ids = st.text(alphabet=string.ascii_letters + string.digits + "-_#", min_size=1,
     lambda text: not is_absent(text))
 words = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=15).filter(
     lambda text: not is_absent(text))
-emails = st.builds("{}@{}.{}".format, st.text(alphabet=string.ascii_letters + string.digits + ".+_-", min_size=1,
-                                              max_size=20),
-                   st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=12),
+# dot-atom local parts and LDH labels: what an address is (a ".", "-x" or "ab--c" part is none, since issue 17)
+emails = st.builds("{}@{}.{}".format, st.from_regex(r"[A-Za-z0-9+_-]{1,12}(\.[A-Za-z0-9+_-]{1,7})?", fullmatch=True),
+                   st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,5})?", fullmatch=True),
                    st.sampled_from(["com", "de", "co.uk", "fr"]))
 
 

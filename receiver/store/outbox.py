@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
@@ -93,30 +94,55 @@ def _waiting_values(row: NewInvitation, now: datetime) -> dict[str, Any]:
             "wait_until": row.wait_until, "recheck_from": now - RECHECK_MARGIN}
 
 
+def _refused(error: StatementError) -> bool:
+    """The database refused a value of the statement: a row's fault (a NUL PostgreSQL's text cannot hold, a value
+    too long, a missing one), not an outage nor a bug (a naive time), which fail the whole call as before."""
+    return isinstance(error, DataError | IntegrityError)
+
+
 class Outbox:
     def __init__(self, database: Database):
         self.database = database
 
-    def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool]:
-        """Store each new invitation in one transaction; per row, True if stored, False if a duplicate.
+    def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool | None]:
+        """Store each new invitation in one transaction; per row, True if stored, False if a duplicate, None if the
+        database refused that row (its value, not the database, is at fault: see ``_refused``).
 
         A duplicate has the ``message_id`` of a stored invitation (or of an earlier row of the same call), or the
-        same order key for the domain: Segment's retries and repeated orders make no second row.
+        same order key for the domain: Segment's retries and repeated orders make no second row. When the batch's
+        insert is refused, its rows are tried again one by one, so that one bad row costs only itself.
         """
         if not rows:
             return []
         values = [self._values(row, domain, now) for row in rows]
+        try:
+            stored = self._insert(values)
+        except StatementError as exc:
+            if not _refused(exc):
+                raise
+            return [self._insert_one(row_values) for row_values in values]
+        result: list[bool | None] = []
+        for row in rows:
+            result.append(row.invitation.message_id in stored)
+            stored.discard(row.invitation.message_id)  # a second copy in the same batch is a duplicate
+        return result
+
+    def _insert(self, values: list[dict[str, Any]]) -> set[str]:
+        """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction."""
         insert = self.database.insert(invitations)
         statement = insert.on_conflict_do_nothing().returning(invitations.c.message_id)
         with self.database.intake_write(), self.database.writing(one_statement=len(values) == 1) as conn:
             # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
             # compiled once and well inside each database's limit on bound parameters.
-            stored = {found.message_id for found in conn.execute(statement, values)}
-        result = []
-        for row in rows:
-            result.append(row.invitation.message_id in stored)
-            stored.discard(row.invitation.message_id)  # a second copy in the same batch is a duplicate
-        return result
+            return {found.message_id for found in conn.execute(statement, values)}
+
+    def _insert_one(self, values: dict[str, Any]) -> bool | None:
+        try:
+            return bool(self._insert([values]))
+        except StatementError as exc:
+            if not _refused(exc):
+                raise
+            return None
 
     @staticmethod
     def _values(row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
