@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +37,7 @@ log = logging.getLogger("receiver.server")
 
 RECEIVED_AT = "receiver.received_at"  # environ key: time.monotonic() when the whole request had been read
 LOOP_SECONDS = 1.0  # one pass of the event loop waits at most this: the heartbeat and the deadlines' precision
+LINGER_SECONDS = 2.0  # after an answer given before the request was read whole, the rest is read and dropped
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,52 @@ class _JsonErrorTask(ErrorTask):
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
+        self.channel.linger = True
         self.content_length = len(body)
         self.write(body)
 
 
 class _Channel(HTTPChannel):
+    """waitress's channel with deadlines, and a lingering close after an early answer: closing a socket with
+    unread input makes the kernel send a reset, which can reach the client before it read the answer."""
+
     parser_class = _Parser
     task_class = _Task
     error_task_class = _JsonErrorTask
+    linger = False  # close by lingering: set when the answer came before the request was read whole
+    lingering_since: float | None = None
+
+    def handle_close(self) -> None:
+        if self.linger and self.lingering_since is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)  # the answer is complete: the client reads it, then EOF
+            except OSError:
+                pass
+            else:
+                self.lingering_since = time.monotonic()
+                self.will_close = self.close_when_flushed = False
+                return
+        super().handle_close()
+
+    def handle_read(self) -> None:
+        if self.lingering_since is None:
+            super().handle_read()
+            return
+        try:
+            self.recv(self.adj.recv_bytes)  # dropped; at EOF wasyncore closes the channel itself
+        except OSError:
+            super().handle_close()
+
+    def readable(self) -> bool:
+        return self.lingering_since is not None or bool(super().readable())
 
     def enforce_deadlines(self, now: float, limits: RequestLimits) -> None:
         """Answer 408 and close when the request being read missed its deadline, or stalled for the idle timeout
         (main thread only)."""
+        if self.lingering_since is not None:
+            if now - self.lingering_since > LINGER_SECONDS:
+                super().handle_close()
+            return
         request = self.request
         if request is None or self.will_close or self.close_when_flushed:
             return
@@ -132,7 +168,7 @@ class _Channel(HTTPChannel):
         body = error_body(408, reason, getattr(request, "path", "") or "")
         self._write_now(b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        self.close_when_flushed = True
+        self.close_when_flushed = self.linger = True
 
     def _write_now(self, payload: bytes) -> None:
         with self.outbuf_lock:
