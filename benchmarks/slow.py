@@ -121,3 +121,61 @@ def timed_requests(send: Callable[[int], bool], count: int, threads: int) -> tup
     for worker in workers:
         worker.join()
     return latencies, failed[0]
+
+
+# -- the ``slow`` part: Segment's requests among 200 slow connections, this server and gthread ----------------------
+
+SLOW_CONNECTIONS = 200
+
+
+def segment_poster(url: str, seed: dict[str, Any], prefix: str, timeout: float = 10.0) -> Callable[[int], bool]:
+    """A ``send`` for ``timed_requests``: the seed event with its own ids, one kept-alive session per thread."""
+    import requests
+
+    from .harness import API_KEY, basic_auth
+    from .load import order_event
+
+    local = threading.local()
+
+    def send(number: int) -> bool:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        response = local.session.post(f"{url}/segment", json=order_event(seed, f"{prefix}-{number}"), timeout=timeout,
+                                      headers={"Authorization": basic_auth(API_KEY)})
+        return response.status_code == 200
+
+    return send
+
+
+def among_slow_clients(url: str, seed: dict[str, Any], prefix: str, count: int) -> tuple[list[float], int, int]:
+    """Segment's requests while ``SLOW_CONNECTIONS`` slow clients trickle: latencies, failures, slow ones still open."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    with SlowClients(where.hostname or "127.0.0.1", where.port or 80, SLOW_CONNECTIONS) as clients:
+        latencies, failed = timed_requests(segment_poster(url, seed, prefix), count, threads=4)
+        return latencies, failed, clients.open_count()
+
+
+def bench_slow(setup: Any, report: Any) -> None:
+    from .harness import GTHREAD, RECEIVER, keys_environ, percentile, server
+    from .report import fmt_ms
+
+    count = 40 if setup.quick else 120
+    print(f"slow clients: {count} Segment requests (4 threads, 10 s timeout) among {SLOW_CONNECTIONS} connections "
+          f"trickling their headers or body, {setup.workers} web processes, SQLite; this server, then gthread", flush=True)
+    found = {}
+    for kind in (RECEIVER, GTHREAD):
+        environ = keys_environ(f"sqlite:///{setup.workdir / f'slow-{kind}.db'}", setup.workdir)
+        with server(kind, environ, setup.workdir, setup.workers) as url:
+            calm, _ = timed_requests(segment_poster(url, setup.seed, f"calm-{kind}"), count, threads=4)
+            latencies, failed, still_open = among_slow_clients(url, setup.seed, f"slow-{kind}", count)
+        found[kind] = (percentile(calm, 0.99), percentile(latencies, 0.99), failed, still_open)
+    ours, old = found[RECEIVER], found[GTHREAD]
+    report.add("slow", f"p99 without slow clients ({count} requests)", fmt_ms(ours[0]), fmt_ms(old[0]),
+               f"{ours[0] / old[0]:.2f}")
+    report.add("slow", f"p99 among {SLOW_CONNECTIONS} slow connections", fmt_ms(ours[1]), fmt_ms(old[1]),
+               f"{ours[1] / old[1]:.2f}", "p99 < 1 s", ours[1] < 1.0 and ours[2] == 0)
+    report.add("slow", f"requests failed or past 10 s, of {count}", str(ours[2]), str(old[2]), "")
+    report.note(f"slow: slow connections still open when the requests were done: {ours[3]} (this server), "
+                f"{old[3]} (gthread); this server closes them at HEADER_TIMEOUT / BODY_TIMEOUT (10 s / 30 s)")

@@ -81,9 +81,9 @@ class _Parser(HTTPRequestParser):
         """Why the request missed its deadline at ``now``, if it did."""
         if self.headers_at is None:
             if now - self.started_at > limits.header_timeout:
-                return f"The request's headers did not arrive within {limits.header_timeout:g} seconds"
+                return f"The request's headers did not arrive within {limits.header_timeout:g}s"
         elif now - self.headers_at > limits.body_timeout:
-            return f"The request's body did not arrive within {limits.body_timeout:g} seconds"
+            return f"The request's body did not arrive within {limits.body_timeout:g}s"
         return None
 
 
@@ -156,7 +156,7 @@ class _Channel(HTTPChannel):
             return
         reason = request.late(now, limits)
         if reason is None and time.time() - self.last_activity > min(limits.idle_timeout, limits.header_timeout):
-            reason = f"Nothing of the request arrived for {min(limits.idle_timeout, limits.header_timeout):g} seconds"
+            reason = f"Nothing more of the request arrived for {min(limits.idle_timeout, limits.header_timeout):g}s"
         if reason is None:
             return
         log.info("answered 408 and closed the connection: %s", reason)

@@ -23,6 +23,7 @@ from .ops import ops
 from .services import SERVICES, Services
 
 log = logging.getLogger("receiver.web")
+access = logging.getLogger("receiver.access")  # one line per request: method, path, status, time; no header, no user
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ROOT = Path(__file__).resolve().parent.parent  # receiver/, the app's root (its templates) as before the package
@@ -72,7 +73,10 @@ def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     if "started" in g:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
+        seconds = time.perf_counter() - g.started
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(seconds)
+        # the path without its query (which may carry a token), cut short: a client chooses it
+        access.info("%s %s %d %.1f ms", request.method, request.path[:200], response.status_code, seconds * 1000)
     return response
 
 

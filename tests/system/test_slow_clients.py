@@ -60,6 +60,6 @@ def test_two_hundred_slow_connections_neither_starve_intake_nor_outlive_their_de
             assert DEADLINE - 0.5 <= connection.lasted <= DEADLINE + SLACK, (connection.kind, connection.lasted)
             head, _, body = connection.answer.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 408 ") and b"application/json" in head
-            assert json.loads(body) == {"message": f"The request's {connection.kind} did not arrive within 5 seconds"}
+            assert json.loads(body) == {"message": f"The request's {connection.kind} did not arrive within 5s"}
         assert requests.post(f"{served.url}/segment", json=dict(seed, messageId="after"), headers=basic_auth(),
                              timeout=5).status_code == 200
