@@ -23,7 +23,7 @@ from .ops import ops
 from .services import SERVICES, Services
 
 log = logging.getLogger("receiver.web")
-access = logging.getLogger("receiver.access")  # one line per request: method, path, status, time; no header, no user
+access = logging.getLogger("receiver.web.access")  # one line per request: method, path, status, time; no header, no user
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ROOT = Path(__file__).resolve().parent.parent  # receiver/, the app's root (its templates) as before the package
