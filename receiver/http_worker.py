@@ -31,11 +31,11 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from .web.app import RECEIVED_AT
 from .web.errors import ERROR_CODES
 
 log = logging.getLogger("receiver.server")
 
-RECEIVED_AT = "receiver.received_at"  # environ key: time.monotonic() when the whole request had been read
 LOOP_SECONDS = 1.0  # one pass of the event loop waits at most this: the heartbeat and the deadlines' precision
 LINGER_SECONDS = 2.0  # after an answer given before the request was read whole, the rest is read and dropped
 

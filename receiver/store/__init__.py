@@ -2,7 +2,8 @@
 console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or PostgreSQL.
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
-``StoreUnavailable``), ``migrations``, ``outbox``, ``traits``, ``erasure``, ``reports``. A ``Store`` owns the
+``StoreUnavailable``), ``migrations``, ``outbox``, ``traits``, ``erasure``, ``reports``, ``gauges`` (the metrics'
+shared snapshot, the readiness write). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -17,8 +18,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, StoreUnavailable, make_engine
+from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
 from .erasure import Erasure
+from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
@@ -36,15 +38,17 @@ from .schema import (
     UTCDateTime,
     invitations,
     metadata,
+    service_state,
     user_traits,
 )
 from .traits import Traits, TraitUpdate, identity_key
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job", "NewInvitation", "Outbox", "Reports",
-    "Store", "StoreUnavailable", "TraitUpdate", "Traits", "UTCDateTime", "identity_key", "invitations",
-    "make_engine", "metadata", "user_traits",
+    "SUPPRESSED", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job", "NewInvitation", "Outbox",
+    "QueueGauges", "Reports", "Store", "StoreUnavailable", "TraitUpdate", "Traits", "UTCDateTime", "identity_key",
+    "deadline", "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline",
+    "user_traits",
 ]
 
 
@@ -57,6 +61,7 @@ class Store:
         self.traits = Traits(self.database)
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
+        self.gauges = Gauges(self.database, self.reports)
 
     @property
     def engine(self) -> Engine:
