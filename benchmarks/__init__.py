@@ -12,5 +12,6 @@ by the Python fallback). Everything runs on 127.0.0.1. The PostgreSQL database g
 
 Modules: ``harness`` (shared helpers, processes, the one place that reaches into the receiver's internals),
 ``report`` (the table and RESULTS.md), ``load`` (wrk or the Python load generator), one module per part
-(``links``, ``intake``, ``batches``, ``delivery``, ``growth``) and ``cli`` (the options, the run).
+(``links``, ``intake``, ``batches``, ``delivery``, ``growth``, ``slow``, ``scrape`` for the part ``metrics``) and
+``cli`` (the options, the run).
 """

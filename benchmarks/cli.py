@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import batches, delivery, growth, harness, intake, links, load, slow
+from . import batches, delivery, growth, harness, intake, links, load, scrape, slow
 from .report import Report, command_line, machine, write_results
 
-SECTIONS = ("link", "intake", "batch", "delivery", "growth", "slow")
+SECTIONS = ("link", "intake", "batch", "delivery", "growth", "slow", "metrics")
 
 HELPERS: dict[str, Callable[[list[str]], None]] = {
     "_bare": lambda args: harness.serve_bare(int(args[0]), int(args[1])),
@@ -62,6 +62,8 @@ def run_parts(setup: harness.Setup, report: Report, wanted: Sequence[str]) -> No
                 growth.bench_growth(setup, report, sink_url)
     if "slow" in wanted:
         slow.bench_slow(setup, report)
+    if "metrics" in wanted:
+        scrape.bench_scrape(setup, report)
     if setup.postgres:
         harness.reset_postgres(setup.postgres)
 

@@ -296,6 +296,49 @@ def opened_outbox(database: str) -> Iterator[Outbox]:
         store.close()
 
 
+@contextmanager
+def metrics_client(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
+    """The receiver's app on ``database`` (migrated) as a test client, and its store: ``/metrics`` in-process,
+    without the network in the figure."""
+    from receiver.config import load_settings
+    from receiver.store import Store
+    from receiver.web import create_app
+
+    settings = load_settings(keys_environ(database, workdir), intake=True)
+    store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+    try:
+        store.upgrade()
+        yield create_app(settings, store=store).test_client(), store
+    finally:
+        store.close()
+
+
+def query_plans(store: Any, action: Callable[[], Any]) -> list[str]:
+    """Each statement ``action`` sends to the store's database, with the plan the database chooses for it."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+    found = []
+    with store.engine.connect() as conn:
+        for statement, parameters in seen:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            plan = "; ".join(str(row[-1] if store.dialect == "sqlite" else row[0]).strip() for row in rows)
+            found.append(f"`{' '.join(statement.split())[:90]}`: {plan}")
+    return found
+
+
 def sqlalchemy_url(database: str) -> str:
     """A ``DATABASE_URL`` as the receiver hands it to SQLAlchemy (``postgres://`` and the driver's name)."""
     from receiver.config import database_url

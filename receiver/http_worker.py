@@ -227,8 +227,11 @@ class WaitressWorker(Worker):
             self.limits = replace(self.limits, idle_timeout=self.cfg.keepalive)
         adj = adjustments(self.limits, self.cfg.threads, self.cfg.worker_connections)
         servers = [self._server(listener.sock, socket_map, dispatcher, adj) for listener in self.sockets]
+        beat = 0.0
         while self.alive:
-            self.notify()
+            if time.monotonic() - beat >= LOOP_SECONDS:  # the heartbeat is a system call: once a second is enough
+                self.notify()
+                beat = time.monotonic()
             wasyncore.loop(timeout=LOOP_SECONDS, map=socket_map, use_poll=True, count=1)
             if self.ppid != os.getppid():
                 log.info("the master process is gone: stopping")

@@ -87,6 +87,9 @@ class DeliveryChild:
 def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker: bool = False,
           demo: bool = False) -> None:
     """Run the app under gunicorn until it is stopped; the database must be ready (``startup.open_store``)."""
+    if not settings.server.metrics_token:
+        log.warning("METRICS_TOKEN is not set: /metrics, with its counts of orders and invitations, is open to anyone "
+                    "who can reach this service")
     metrics_folder(settings.server.metrics_dir)
     # Imported only now, once the settings are checked and the metrics folder is set: gunicorn parses
     # WEB_CONCURRENCY (a bad value would be a traceback) and prometheus_client, under web and metrics, reads

@@ -59,9 +59,6 @@ def create_app(
     if settings.auth.open_to_anyone:
         log.warning("ALLOW_UNAUTHENTICATED=true and no SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
                     "SEGMENT_BEARER_TOKENS: anyone who can reach this service can post messages to it")
-    if not settings.server.metrics_token:
-        log.warning("METRICS_TOKEN is not set: /metrics, with its counts of orders and invitations, is open to anyone "
-                    "who can reach this service")
     register_error_handlers(app)
     return app
 

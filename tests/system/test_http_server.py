@@ -1,5 +1,6 @@
 """``receiver serve``'s HTTP server itself, over raw sockets: what it answers before the app sees a request is
-JSON too; SIGTERM lets the request in hand finish; no control socket is left in a shared place."""
+JSON too; SIGTERM lets the request in hand finish; no control socket is left in a shared place; an open /metrics
+is announced at start."""
 
 import json
 import os
@@ -78,3 +79,14 @@ def test_no_control_socket_is_made(served, tmp_path):
     assert exchange(served.port, request("GET /healthz HTTP/1.0\n"))[0] == 200
     made = [path.name for path in tmp_path.rglob("*") if path.is_socket() or path.suffix == ".ctl"]
     assert made == []
+
+
+def test_an_open_metrics_page_is_announced_once_at_start(served):
+    assert served.output().count("METRICS_TOKEN is not set: /metrics") == 1
+
+
+def test_with_a_metrics_token_nothing_is_announced(tmp_path):
+    env = {**os.environ, **base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", METRICS_TOKEN="t0ken-of-the-test")}
+    with receiver_serve(env, tmp_path) as served:
+        assert exchange(int(served.url.rsplit(":", 1)[1]), request("GET /metrics HTTP/1.0\n"))[0] == 401
+    assert "METRICS_TOKEN" not in served.output()
