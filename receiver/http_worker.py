@@ -9,8 +9,9 @@ or it is answered 408 and its connection closed; a connection with nothing to sa
 deadline missed) is JSON, like the app's own errors.
 
 What this reaches of waitress beyond its documented options: the channel, parser, task and server classes it
-subclasses (their ``received``, ``get_environment``, ``execute`` and ``maintenance`` hooks), and ``wasyncore.loop``
-for one pass of its event loop at a time, so that the gunicorn worker can beat its heartbeat between passes.
+subclasses (their ``received``, ``get_environment``, ``execute`` and ``maintenance`` hooks, and the channel's
+``readable``, ``handle_read`` and ``handle_close`` for the lingering close), and ``wasyncore.loop`` for one pass of
+its event loop at a time, so that the gunicorn worker can beat its heartbeat between passes.
 """
 
 from __future__ import annotations
