@@ -153,7 +153,8 @@ class _Channel(HTTPChannel):
                 super().handle_close()
             return
         request = self.request
-        if request is None or self.will_close or self.close_when_flushed:
+        # while an earlier request of the connection is answered, the next one waits (its clock still runs)
+        if request is None or self.requests or self.will_close or self.close_when_flushed:
             return
         reason = request.late(now, limits)
         if reason is None and time.time() - self.last_activity > min(limits.idle_timeout, limits.header_timeout):
@@ -163,9 +164,6 @@ class _Channel(HTTPChannel):
         log.info("answered 408 and closed the connection: %s", reason)
         with self.requests_lock:
             self.request = None
-            if self.requests:  # answers to earlier requests are still being written: just close after them
-                self.close_when_flushed = True
-                return
         body = error_body(408, reason, getattr(request, "path", "") or "")
         self._write_now(b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
