@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import batches, delivery, growth, harness, intake, links, load
+from . import batches, delivery, growth, harness, intake, links, load, scrape, slow
 from .report import Report, command_line, machine, write_results
 
-SECTIONS = ("link", "intake", "batch", "delivery", "growth")
+SECTIONS = ("link", "intake", "batch", "delivery", "growth", "slow", "metrics")
 
 HELPERS: dict[str, Callable[[list[str]], None]] = {
     "_bare": lambda args: harness.serve_bare(int(args[0]), int(args[1])),
+    "_gthread": lambda args: harness.serve_gthread(int(args[0]), int(args[1])),
     "_sink": lambda args: delivery.sink_main(),
     "_send": lambda args: delivery.send_main(*args),
     "_load": lambda args: load.python_load_main(*args),
@@ -59,6 +60,10 @@ def run_parts(setup: harness.Setup, report: Report, wanted: Sequence[str]) -> No
                 delivery.bench_delivery(setup, report, sink_url)
             if "growth" in wanted:
                 growth.bench_growth(setup, report, sink_url)
+    if "slow" in wanted:
+        slow.bench_slow(setup, report)
+    if "metrics" in wanted:
+        scrape.bench_scrape(setup, report)
     if setup.postgres:
         harness.reset_postgres(setup.postgres)
 

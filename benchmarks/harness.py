@@ -165,19 +165,25 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+RECEIVER, BARE, GTHREAD = "receiver", "bare", "gthread"
+
+
 @contextmanager
 def server(kind: str, environ: dict[str, str], workdir: Path, workers: int) -> Iterator[str]:
-    """``receiver serve`` (the Procfile's web line, after its release line) or the bare Flask app, under the same
-    gunicorn options."""
+    """``receiver serve`` (the Procfile's web line, after its release line), the bare Flask app under the same
+    gunicorn options, or (``GTHREAD``) the receiver's app under the server it had before issue 17."""
     port = free_port()
-    if kind == "receiver":
+    if kind == RECEIVER:
         command = [*receiver_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        health = "/readyz"
+    elif kind == GTHREAD:
+        command, environ = helper_command("_gthread", port, workers), helper_environ(environ)
         health = "/readyz"
     else:
         command, environ = helper_command("_bare", port, workers), helper_environ(environ)
         health = "/healthz"
     with (workdir / f"{kind}-{port}.log").open("wb") as log_file:
-        if kind == "receiver":  # the release phase: serve migrates SQLite itself, PostgreSQL only when asked
+        if kind in (RECEIVER, GTHREAD):  # the release phase: serve migrates SQLite itself, PostgreSQL only when asked
             subprocess.run([*receiver_command(), "db", "upgrade"], env=environ, cwd=workdir, stdout=log_file,
                            stderr=log_file, check=True, timeout=120)
         process = subprocess.Popen(command, env=environ, cwd=workdir, stdout=log_file, stderr=log_file)
@@ -212,6 +218,29 @@ def serve_bare(port: int, workers: int) -> None:
             return app
 
     Bare().run()
+
+
+def serve_gthread(port: int, workers: int) -> None:
+    """The receiver's app as ``receiver serve`` ran it before issue 17: gunicorn's gthread workers (4 threads each,
+    no read deadline), the settings read from the environment."""
+    from gunicorn.app.base import BaseApplication
+
+    from receiver.config import load_settings
+    from receiver.server import metrics_folder
+
+    settings = load_settings(intake=True)
+    metrics_folder(settings.server.metrics_dir)
+    from receiver.web import create_app  # after the metrics folder: prometheus_client reads it on import
+
+    class Gthread(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in gthread_options(port, workers).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    Gthread().run()
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------------------
@@ -267,6 +296,49 @@ def opened_outbox(database: str) -> Iterator[Outbox]:
         store.close()
 
 
+@contextmanager
+def metrics_client(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
+    """The receiver's app on ``database`` (migrated) as a test client, and its store: ``/metrics`` in-process,
+    without the network in the figure."""
+    from receiver.config import load_settings
+    from receiver.store import Store
+    from receiver.web import create_app
+
+    settings = load_settings(keys_environ(database, workdir), intake=True)
+    store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+    try:
+        store.upgrade()
+        yield create_app(settings, store=store).test_client(), store
+    finally:
+        store.close()
+
+
+def query_plans(store: Any, action: Callable[[], Any]) -> list[str]:
+    """Each statement ``action`` sends to the store's database, with the plan the database chooses for it."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+    found = []
+    with store.engine.connect() as conn:
+        for statement, parameters in seen:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            rows = conn.exec_driver_sql(explain + statement, parameters).all()
+            plan = "; ".join(str(row[-1] if store.dialect == "sqlite" else row[0]).strip() for row in rows)
+            found.append(f"`{' '.join(statement.split())[:90]}`: {plan}")
+    return found
+
+
 def sqlalchemy_url(database: str) -> str:
     """A ``DATABASE_URL`` as the receiver hands it to SQLAlchemy (``postgres://`` and the driver's name)."""
     from receiver.config import database_url
@@ -275,10 +347,16 @@ def sqlalchemy_url(database: str) -> str:
 
 
 def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
-    """``receiver serve``'s gunicorn options, so that the bare baseline runs under the very same."""
+    """``receiver serve``'s gunicorn options (its worker class, waitress's loop, included), so that the bare
+    baseline runs under the very same."""
     from receiver.server import gunicorn_options as receiver_options
 
     return receiver_options("127.0.0.1", port, workers)
+
+
+def gthread_options(port: int, workers: int) -> dict[str, Any]:
+    """The gunicorn options of ``receiver serve`` before issue 17: gthread workers, 4 threads, timeout 8 s."""
+    return gunicorn_options(port, workers) | {"worker_class": "gthread", "timeout": 8}
 
 
 def http_sender_and_invitation(url: str) -> tuple[Any, Callable[[int], Any]]:

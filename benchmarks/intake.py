@@ -1,11 +1,15 @@
 """Part 2, intake over HTTP: ``receiver serve`` storing the seed event against a bare Flask endpoint that only
-answers 200, under the same gunicorn options and the same load, in alternating turns, on SQLite and PostgreSQL."""
+answers 200, under the same gunicorn options and the same load, in alternating turns, on SQLite and PostgreSQL;
+and (``intake`` itself, not ``growth``) against the receiver under the server it had before issue 17 (gthread),
+in the same turns, so that the server's cost is measured within one run."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from sqlalchemy import func, select
 
-from .harness import Setup, alternating, keys_environ, opened_outbox, ratio, reset_postgres, server
+from .harness import BARE, GTHREAD, RECEIVER, Setup, alternating, keys_environ, opened_outbox, ratio, reset_postgres, server
 from .load import ROUNDS, Load, combined, load_against
 from .report import Report, fmt_ms, fmt_rate
 
@@ -17,17 +21,19 @@ def count_rows(database: str) -> int:
 
 
 def intake_pair(setup: Setup, report: Report, database: str, label: str, section: str = "intake",
-                before: int = 0) -> tuple[Load, Load]:
-    """The bare endpoint, then the receiver, under the same gunicorn options and the same load."""
+                before: int = 0, against_gthread: bool = False) -> tuple[Load, Load]:
+    """The bare endpoint, then the receiver, under the same gunicorn options and the same load (and with
+    ``against_gthread`` the receiver under gthread as a third side)."""
     environ = keys_environ(database, setup.workdir)
-    with server("bare", environ, setup.workdir, setup.workers) as bare_url, \
-            server("receiver", environ, setup.workdir, setup.workers) as url:
-        # both up at once, loaded in turn: the machine's noise falls on both alike
-        bare_runs, our_runs = alternating(ROUNDS, lambda: load_against(setup, bare_url, "bare"),
-                                          lambda: load_against(setup, url, label))
-    bare, ours = combined(bare_runs), combined(our_runs)
+    kinds = (BARE, RECEIVER, GTHREAD) if against_gthread else (BARE, RECEIVER)
+    with ExitStack() as stack:
+        # all up at once, loaded in turn: the machine's noise falls on every side alike
+        urls = [stack.enter_context(server(kind, environ, setup.workdir, setup.workers)) for kind in kinds]
+        runs = alternating(ROUNDS, *(lambda url=url, kind=kind: load_against(setup, url, f"{label}-{kind}")
+                                     for url, kind in zip(urls, kinds, strict=True)))
+    bare, ours = combined(runs[0]), combined(runs[1])
     stored = count_rows(database) - before
-    ok = ours.requests - ours.failed
+    ok = ours.requests - ours.failed + (sum(r.requests - r.failed for r in runs[2]) if against_gthread else 0)
     if ours.failed or bare.failed:
         report.note(f"{label}: {ours.failed} failed requests (receiver), {bare.failed} (bare)")
     if stored < ok:
@@ -39,14 +45,24 @@ def intake_pair(setup: Setup, report: Report, database: str, label: str, section
     report.add(section, f"{label}: p50 latency", fmt_ms(ours.p50), fmt_ms(bare.p50), f"{ratio(ours.p50, bare.p50):.2f}")
     report.add(section, f"{label}: p99 latency", fmt_ms(ours.p99), fmt_ms(bare.p99), f"{ratio(ours.p99, bare.p99):.2f}",
                "p99 < 100 ms", ours.p99 < 0.1)
+    if against_gthread:
+        old = combined(runs[2])
+        kept = ratio(ours.rate, old.rate)
+        report.add(section, f"{label}: events/s, this server vs gthread (before 17)", fmt_rate(ours.rate),
+                   fmt_rate(old.rate), f"{kept:.2f}", "≥ 0.9 × gthread", kept >= 0.9)
+        report.add(section, f"{label}: p50, this server vs gthread", fmt_ms(ours.p50), fmt_ms(old.p50),
+                   f"{ratio(ours.p50, old.p50):.2f}")
+        report.add(section, f"{label}: p99, this server vs gthread", fmt_ms(ours.p99), fmt_ms(old.p99),
+                   f"{ratio(ours.p99, old.p99):.2f}")
     return ours, bare
 
 
 def bench_intake(setup: Setup, report: Report) -> None:
-    print(f"2. intake over HTTP: receiver serve against a bare Flask endpoint, {setup.workers} gunicorn workers, "
-          f"{setup.connections} connections, {setup.seconds:.0f}s each in {ROUNDS} alternating turns", flush=True)
+    print(f"2. intake over HTTP: receiver serve against a bare Flask endpoint and against the receiver under gthread "
+          f"(the server before issue 17), {setup.workers} gunicorn workers, {setup.connections} connections, "
+          f"{setup.seconds:.0f}s each in {ROUNDS} alternating turns", flush=True)
     sqlite_url = f"sqlite:///{setup.workdir / 'intake.db'}"
-    intake_pair(setup, report, sqlite_url, "SQLite")
+    intake_pair(setup, report, sqlite_url, "SQLite", against_gthread=True)
     if setup.postgres:
         reset_postgres(setup.postgres)
-        intake_pair(setup, report, setup.postgres, "PostgreSQL")
+        intake_pair(setup, report, setup.postgres, "PostgreSQL", against_gthread=True)

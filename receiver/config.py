@@ -80,6 +80,7 @@ DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
 MIN_SECRET_KEY = 16
 MIN_CONSOLE_PASSWORD = 12  # the login limiter's global cap makes a spread of addresses guess slowly, not never
+MAX_DB_TIMEOUT = 9.0  # a request waiting on the database is answered 503 before Segment's 10 s run out
 
 
 def demo_keys() -> Keys:
@@ -195,8 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", DatabaseUrl(), DATABASE, "SQLite file or PostgreSQL (`postgres://` and `postgresql://` "
             "both work); shown with its password masked.", "postgres://u:p@host/db", default=DEFAULT_DATABASE_URL,
             attr="url"),
-    Setting("DB_TIMEOUT", Duration(maximum=3600), DATABASE, "How long to wait for a locked or slow database before "
-            "answering 503.", "2s", default="5s", attr="timeout"),
+    Setting("DB_TIMEOUT", Duration(maximum=MAX_DB_TIMEOUT), DATABASE, "How long a request may wait for a locked or "
+            "slow database, its turn behind other requests included, before it is answered 503 (at most 9 s: inside "
+            "Segment's 10 s).", "2s", default="5s", attr="timeout"),
     # -- worker --
     Setting("SENDER", Text(lower=True, label="sender name"), WORKER_GROUP, "Which sender delivers the links: `log`, "
             "`smtp`, `http` or a plug-in's name (see [Senders](#senders)).", "smtp", default="log", attr="sender",
@@ -284,6 +286,16 @@ SETTINGS: tuple[Setting, ...] = (
             default="INFO", attr="log_level"),
     Setting("LOG_FORMAT", Choice("text", "json"), SERVER, "One line per record: plain text or one JSON object.",
             "json", default="text", attr="log_format"),
+    Setting("HEADER_TIMEOUT", Duration(maximum=300, positive=True), SERVER, "How long a client may take to send a "
+            "request's headers, from its first byte; then it is answered 408 and its connection closed.", "5s",
+            default="10s", attr="header_timeout", process=WEB),
+    Setting("BODY_TIMEOUT", Duration(maximum=3600, positive=True), SERVER, "How long a client may take to send a "
+            "request's body, from the end of its headers; then it is answered 408 and its connection closed.", "20s",
+            default="30s", attr="body_timeout", process=WEB),
+    Setting("METRICS_TOKEN", Text(), SERVER, "When set, `/metrics` answers only `Authorization: Bearer <token>` "
+            "(401 otherwise). Not set: `/metrics` is open to anyone, with a warning at start.",
+            "$(openssl rand -hex 32)", attr="metrics_token", process=WEB, secret=True,
+            unset="not set: `/metrics` open"),
     Setting("PROMETHEUS_MULTIPROC_DIR", Text(label="folder"), SERVER, "Where processes share their metrics "
             "(prometheus_client's own variable).", "/tmp/metrics", attr="metrics_dir", process=WEB,
             unset="set by `receiver serve`"),
@@ -380,6 +392,9 @@ class ServerSettings:
     workers: int
     log_level: str
     log_format: str
+    header_timeout: float
+    body_timeout: float
+    metrics_token: str = field(repr=False)
     metrics_dir: str  # PROMETHEUS_MULTIPROC_DIR; '' when not set
 
 

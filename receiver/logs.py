@@ -2,6 +2,12 @@
 
 Code logs ids and masked addresses only; as a safety net, every email address that still reaches a
 formatter (in a message, an argument or a traceback) is masked there.
+
+Nothing a client sends can forge a line: in the text format every control character of a message or a context
+value (newline, CR, ESC, the Unicode line separators and direction overrides, ...) is written as an escape such
+as ``\\n`` or ``\\x1b``, and a traceback's lines are indented, so that each record begins one line and only one.
+The JSON format escapes them as JSON does (C1 controls and the line separators too). urllib3's lines (DEBUG) show
+where a request went, never its path and query, which may carry a token.
 """
 
 from __future__ import annotations
@@ -20,12 +26,50 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
 invitation_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("invitation_id", default=None)
 
+# C0 and C1 controls, DEL, the line and paragraph separators, and the bidirectional marks and overrides that make
+# a terminal show text in another order than it was written
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_TRACEBACK_INDENT = "    | "
+_URL = re.compile(r"(?P<site>[a-z][a-z0-9+.-]*://[^/\s?#]+)(?P<rest>[/?#]\S*)?|(?<!\S)[/?]\S*", re.IGNORECASE)
+
 _EMAIL = re.compile(r"[^\s@<>()\[\]\"',;:]+@[A-Za-z0-9\-.\u00a0-\uffff]+\.[A-Za-z\u00a0-\uffff]{2,}")
 
 
 def scrub(text: str) -> str:
     """Every email address in ``text`` masked: ``j***@example.com``."""
     return _EMAIL.sub(lambda match: mask_email(match.group(0)), text)
+
+
+def escape(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if char in _SHORT:
+        return _SHORT[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def _json_safe(line: str) -> str:
+    """A JSON text with the characters that json.dumps leaves raw but that break or bend a line escaped too."""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group(0)):04x}", line)
+
+
+class HidePaths(logging.Filter):
+    """urllib3's records with each URL or path reduced to its site: a callback's path or query may hold a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("urllib3") and isinstance(record.args, tuple):
+            record.args = tuple(_site(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def _site(text: str) -> str:
+    return _URL.sub(lambda match: (match.group("site") or "") + ("/…" if match.group("rest") or not match.group("site")
+                                                                   else ""), text)
 
 
 def _context() -> dict[str, Any]:
@@ -44,7 +88,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["traceback"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        return _json_safe(json.dumps(entry, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -52,11 +96,15 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        context = " ".join(f"{key}={value}" for key, value in _context().items())
-        line = super().format(record)
+        line = f"{self.formatTime(record)} {record.levelname} {record.name}: {escape(record.getMessage())}"
+        context = " ".join(f"{key}={escape(str(value))}" for key, value in _context().items())
         if context:
-            head, _, rest = line.partition("\n")
-            line = f"{head} [{context}]" + (f"\n{rest}" if rest else "")
+            line += f" [{context}]"
+        if record.exc_info:
+            line += "".join(f"\n{_TRACEBACK_INDENT}{escape(part)}"
+                            for part in self.formatException(record.exc_info).splitlines())
+        if record.stack_info:
+            line += "".join(f"\n{_TRACEBACK_INDENT}{escape(part)}" for part in record.stack_info.splitlines())
         return scrub(line)
 
 
@@ -68,13 +116,16 @@ def dict_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"receiver": {"()": formatter}},
-        "handlers": {"receiver": {"class": "logging.StreamHandler", "formatter": "receiver",
+        "filters": {"hide_paths": {"()": "receiver.logs.HidePaths"}},
+        "handlers": {"receiver": {"class": "logging.StreamHandler", "formatter": "receiver", "filters": ["hide_paths"],
                                   "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["receiver"]},
         "loggers": {
             **{name: {"level": level, "handlers": [], "propagate": True}
                for name in ("gunicorn.error", "gunicorn.access")},
             "alembic": {"level": "WARNING"},
+            # "Task queue depth is 1" whenever a request waits a moment for one of the threads: noise, not news
+            "waitress.queue": {"level": "ERROR"},
         },
     }
 

@@ -1,6 +1,8 @@
 """Prometheus metrics. Counters and histograms live in each process (gunicorn's multiprocess mode when
-``PROMETHEUS_MULTIPROC_DIR`` is set, which ``receiver serve`` does); the queue's state is read from the
-database at scrape time, so it is right whichever process answers. Labels never carry personal data.
+``PROMETHEUS_MULTIPROC_DIR`` is set, which ``receiver serve`` does); the queue's gauges come from the database,
+computed at most every ``GAUGES_MAX_AGE`` seconds by one process for all of them (``store.gauges``), so that a
+scrape costs a primary-key lookup, whatever the table holds. While the database is down a scrape still answers:
+``receiver_database_up 0`` and every process's counters. Labels never carry personal data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from .store import StoreUnavailable
+
 MESSAGES = Counter("receiver_messages_total", "Segment messages received, by call type and outcome",
                    ["type", "outcome"])
 REJECTIONS = Counter("receiver_rejections_total", "Messages rejected, by reason", ["reason"])
@@ -34,27 +38,42 @@ DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sende
                              ["sender"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
 
 
-class QueueCollector:
-    """Invitations by state, queue depth and the oldest due invitation's age, read from the store."""
+GAUGES_MAX_AGE = 15.0  # seconds: how old the queue's gauges may be
 
-    def __init__(self, store: Any, clock: Callable[[], datetime]):
+
+class QueueCollector:
+    """Whether the database answers; invitations by state, queue depth, the oldest due invitation's age and the
+    age of these figures, from the store's shared snapshot."""
+
+    def __init__(self, store: Any, clock: Callable[[], datetime], max_age: float = GAUGES_MAX_AGE):
         self.store = store
         self.clock = clock
+        self.max_age = max_age
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
+        try:
+            gauges = self.store.gauges.snapshot(now=now, max_age=self.max_age)
+        except StoreUnavailable:
+            yield GaugeMetricFamily("receiver_database_up", "Whether the database answered this scrape", value=0)
+            return
+        yield GaugeMetricFamily("receiver_database_up", "Whether the database answered this scrape", value=1)
+        if gauges is None:  # the very first snapshot is being computed by another process
+            return
         by_state = GaugeMetricFamily("receiver_invitations", "Invitations by state", labels=["state"])
-        for state, count in self.store.reports.counts().items():
+        for state, count in gauges.counts.items():
             by_state.add_metric([state], count)
         yield by_state
-        yield GaugeMetricFamily("receiver_queue_depth", "Invitations due now", value=self.store.reports.due_count(now=now))
-        oldest = self.store.reports.oldest_due(now=now)
+        yield GaugeMetricFamily("receiver_queue_depth", "Invitations due now", value=gauges.due)
         yield GaugeMetricFamily("receiver_oldest_due_age_seconds", "How long the oldest due invitation has waited",
-                                value=(now - oldest).total_seconds() if oldest else 0.0)
+                                value=(now - gauges.oldest_due).total_seconds() if gauges.oldest_due else 0.0)
+        yield GaugeMetricFamily("receiver_queue_gauges_age_seconds", "How old the three queue gauges above are",
+                                value=max(0.0, (now - gauges.taken_at).total_seconds()))
 
 
 def exposition(store: Any, clock: Callable[[], datetime]) -> tuple[bytes, str]:
-    """The text format for ``GET /metrics``: every process's counters plus the queue from the database."""
+    """The text format for ``GET /metrics``: every process's counters, whether the database answers, and the
+    queue from the database's shared snapshot."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

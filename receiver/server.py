@@ -1,5 +1,6 @@
-"""``receiver serve``: the web app under gunicorn with the production options, the metrics folder its processes
-share, and with ``--worker`` a delivery worker as a child process."""
+"""``receiver serve``: the web app under gunicorn's master with the production options (each web process serves
+with waitress's event loop: ``http_worker``), the metrics folder its processes share, and with ``--worker`` a
+delivery worker as a child process."""
 
 from __future__ import annotations
 
@@ -9,28 +10,45 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config, logs
 from .config import Settings
 
+if TYPE_CHECKING:
+    from .http_worker import RequestLimits
+
 log = logging.getLogger("receiver")
 
 
-def gunicorn_options(host: str, port: int, workers: int, log: tuple[str, str] | None = None) -> dict[str, Any]:
+def gunicorn_options(host: str, port: int, workers: int, log: tuple[str, str] | None = None,
+                     limits: RequestLimits | None = None) -> dict[str, Any]:
     """The production server settings, shared by ``receiver serve`` and the Procfile's web line; ``log``:
-    ``(LOG_LEVEL, LOG_FORMAT)``, read from the environment when not given."""
+    ``(LOG_LEVEL, LOG_FORMAT)``, read from the environment when not given; ``limits``: the request deadlines and
+    sizes (``HEADER_TIMEOUT``, ``BODY_TIMEOUT``, ``MAX_BODY``), their defaults when not given."""
+    # imported here: it imports the web package, and so prometheus_client, which must come after metrics_folder
+    from .http_worker import RequestLimits, WaitressWorker
+
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": WaitressWorker.with_limits(limits or RequestLimits()),
         "threads": 4,
-        "timeout": 8,  # well under Segment's ~10 s: a stuck request fails fast and is retried by Segment
+        "worker_connections": 1000,  # open connections per process, slow ones included
+        "timeout": 30,  # the heartbeat of a worker's event loop, which never waits on a request
         "graceful_timeout": 25,  # inside Heroku's 30 s between SIGTERM and SIGKILL
         "keepalive": 5,
         "accesslog": None,
+        "control_socket_disable": True,  # gunicorn's control socket is one path shared by every server on the host
         "logconfig_dict": logs.dict_config(*(log or config.log_options())),
     }
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    from .http_worker import RequestLimits
+
+    return RequestLimits(header_timeout=settings.server.header_timeout, body_timeout=settings.server.body_timeout,
+                         max_body=settings.limits.max_body)
 
 
 def metrics_folder(folder: str) -> None:
@@ -69,6 +87,9 @@ class DeliveryChild:
 def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker: bool = False,
           demo: bool = False) -> None:
     """Run the app under gunicorn until it is stopped; the database must be ready (``startup.open_store``)."""
+    if not settings.server.metrics_token:
+        log.warning("METRICS_TOKEN is not set: /metrics, with its counts of orders and invitations, is open to anyone "
+                    "who can reach this service")
     metrics_folder(settings.server.metrics_dir)
     # Imported only now, once the settings are checked and the metrics folder is set: gunicorn parses
     # WEB_CONCURRENCY (a bad value would be a traceback) and prometheus_client, under web and metrics, reads
@@ -78,7 +99,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker
     from . import metrics
     from .web import create_app
 
-    options = gunicorn_options(host, port, workers, (settings.server.log_level, settings.server.log_format))
+    options = gunicorn_options(host, port, workers, (settings.server.log_level, settings.server.log_format),
+                               request_limits(settings))
     options["child_exit"] = lambda _server, worker: metrics.mark_process_dead(worker.pid)
     if with_worker:
         delivery = DeliveryChild(demo)

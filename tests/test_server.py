@@ -2,15 +2,18 @@
 
 import os
 
+from receiver.http_worker import RequestLimits, WaitressWorker
 from receiver.server import gunicorn_options, metrics_folder
 
 
 def test_the_production_options():
-    options = gunicorn_options("127.0.0.1", 8123, 3, ("INFO", "json"))
-    assert {key: options[key] for key in ("bind", "workers", "worker_class", "threads", "timeout",
-                                          "graceful_timeout")} == {
-        "bind": "127.0.0.1:8123", "workers": 3, "worker_class": "gthread", "threads": 4, "timeout": 8,
-        "graceful_timeout": 25}
+    limits = RequestLimits(header_timeout=3, body_timeout=7, max_body=2048)
+    options = gunicorn_options("127.0.0.1", 8123, 3, ("INFO", "json"), limits)
+    assert {key: options[key] for key in ("bind", "workers", "threads", "timeout", "graceful_timeout",
+                                          "control_socket_disable")} == {
+        "bind": "127.0.0.1:8123", "workers": 3, "threads": 4, "timeout": 30, "graceful_timeout": 25,
+        "control_socket_disable": True}
+    assert issubclass(options["worker_class"], WaitressWorker) and options["worker_class"].limits == limits
     assert options["accesslog"] is None and options["logconfig_dict"]["version"] == 1
 
 

@@ -3,8 +3,8 @@ console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or Po
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
 ``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
-``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``sessions`` (the console's).
-A ``Store`` owns the
+``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``gauges`` (the metrics' shared
+snapshot, the readiness write), ``sessions`` (the console's). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -20,8 +20,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, StoreUnavailable, make_engine
+from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
 from .erasure import Erasure
+from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
@@ -41,6 +42,7 @@ from .schema import (
     console_sessions,
     invitations,
     metadata,
+    service_state,
     user_traits,
 )
 from .sessions import ConsoleSessions
@@ -49,10 +51,10 @@ from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "InvitationRow", "Job",
-    "NewInvitation", "Outbox", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits",
-    "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "identity_key", "invitations", "make_engine",
-    "metadata", "user_traits",
+    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
+    "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
+    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
+    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
 ]
 
 
@@ -67,6 +69,7 @@ class Store:
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
+        self.gauges = Gauges(self.database, self.reports)
 
     @property
     def engine(self) -> Engine:

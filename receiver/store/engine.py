@@ -1,11 +1,18 @@
-"""The connection to the database: engine and pool settings, SQLite's pragmas and intake writer lock, and the one
-place where a database outage becomes ``StoreUnavailable``."""
+"""The connection to the database: engine and pool settings, SQLite's pragmas and intake writer lock, the one
+place where a database outage becomes ``StoreUnavailable``, and a request's deadline.
+
+A web request has ``DB_TIMEOUT`` from the moment it was read whole (``deadline``), not from each wait: its time in
+the server's queue, its turn at the SQLite writer lock and SQLite's busy wait (or PostgreSQL's lock and statement
+timeouts) all come out of it, so that a locked database answers every waiting request 503 within ``DB_TIMEOUT``.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from typing import Any
 
 from sqlalchemy import Connection, Table, create_engine, event
@@ -19,6 +26,29 @@ class StoreUnavailable(RuntimeError):
 
 
 UNAVAILABLE = "the database is unavailable or locked; try again"
+SLACK = 0.25  # seconds: a deadline this close to the full timeout changes nothing, and costs nothing
+
+_deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
+
+
+def set_deadline(at: float | None) -> Token[float | None]:
+    """From now on in this context, every wait of the store ends by ``at`` (``time.monotonic()``; None: none);
+    ``reset_deadline`` with the token returned puts back the one before."""
+    return _deadline.set(at)
+
+
+def reset_deadline(token: Token[float | None]) -> None:
+    _deadline.reset(token)
+
+
+@contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """``set_deadline`` for the block."""
+    token = set_deadline(at)
+    try:
+        yield
+    finally:
+        reset_deadline(token)
 
 
 def _outage(context: ExceptionContext) -> StoreUnavailable | None:
@@ -79,30 +109,69 @@ class Database:
         # instead, woken as soon as the one before them commits (p99 over 100 ms without it).
         self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else None
 
+    def time_left(self) -> float:
+        """How long the store may still wait: the timeout, or less under a deadline; ``StoreUnavailable`` once the
+        deadline has passed (a request that waited its whole time in a queue is answered at once)."""
+        at = _deadline.get()
+        if at is None:
+            return self.timeout_seconds
+        left = at - time.monotonic()
+        if left <= 0:
+            raise StoreUnavailable(UNAVAILABLE)
+        return min(left, self.timeout_seconds)
+
     @contextmanager
     def intake_write(self) -> Iterator[None]:
         """Hold this process's turn to write on SQLite (a no-op on PostgreSQL); ``StoreUnavailable`` if the turn
-        does not come within the timeout."""
+        does not come within the timeout (or the deadline)."""
         if self._sqlite_writer is None:
             yield
             return
-        if not self._sqlite_writer.acquire(timeout=self.timeout_seconds):
+        if not self._sqlite_writer.acquire(timeout=self.time_left()):
             raise StoreUnavailable(UNAVAILABLE)
         try:
             yield
         finally:
             self._sqlite_writer.release()
 
-    def writing(self, *, one_statement: bool) -> Any:
+    @contextmanager
+    def writing(self, *, one_statement: bool) -> Iterator[Connection]:
         """A connection for a write. On PostgreSQL one statement is autocommitted: atomic and durable all the same,
         without the round trips of BEGIN and COMMIT (a single message's intake, a job's outcome: 0.2 ms each).
-        More statements share a transaction, and so does everything on SQLite, where switching pays nothing."""
-        if one_statement and self.dialect == "postgresql":
-            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        return self.engine.begin()
+        More statements share a transaction, and so does everything on SQLite, where switching pays nothing, and
+        a statement under a deadline shorter than the timeout (its shorter timeouts last the transaction)."""
+        left = self.time_left()
+        shorter = left < self.timeout_seconds - SLACK
+        if one_statement and self.dialect == "postgresql" and not shorter:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+            return
+        with self.engine.begin() as conn, self._within(conn, left if shorter else None):
+            yield conn
 
-    def reading(self) -> Connection:
-        return self.engine.connect()
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        left = self.time_left()
+        with self.engine.connect() as conn, self._within(conn, left if left < self.timeout_seconds - SLACK else None):
+            yield conn
+
+    @contextmanager
+    def _within(self, conn: Connection, seconds: float | None) -> Iterator[None]:
+        """The connection's waits bounded by ``seconds`` for the block (None: as configured)."""
+        if seconds is None:
+            yield
+            return
+        milliseconds = max(1, int(seconds * 1000))
+        if self.dialect == "postgresql":  # SET LOCAL: undone when the transaction ends, whichever way
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+            yield
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self.timeout_seconds * 1000)}")
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table``, which knows ``ON CONFLICT``."""

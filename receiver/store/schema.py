@@ -93,7 +93,20 @@ invitations = Table(
 )
 queued = invitations.c.state.in_(QUEUED)  # the rows a worker may claim once due; the partial index covers them
 Index("ix_invitations_due", invitations.c.next_attempt_at, postgresql_where=queued, sqlite_where=queued)
-Index("ix_invitations_state", invitations.c.state)
+# by state, and within a state by when it is due: the counts by state and the due gauges of /metrics read this index
+# alone on both databases (SQLite cannot match the partial index above to a query whose states are parameters)
+Index("ix_invitations_state_due", invitations.c.state, invitations.c.next_attempt_at)
+
+# A few named rows the processes share: ``queue``, the gauges of /metrics with when they were computed and who is
+# computing the next (store/gauges.py); ``probe``, the row /readyz writes to prove the database takes writes.
+service_state = Table(
+    "service_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("taken_at", UTCDateTime),
+    Column("refreshing_until", UTCDateTime),
+    Column("payload", JSON(none_as_null=True)),
+)
 
 # One row per (identity, trait): ``identity`` is ``user:<userId>`` or ``anon:<anonymousId>``. ``user_id``: the
 # userId of the message that set the value (None: it had none; '' for rows older than the column: not known).

@@ -16,14 +16,16 @@ from .. import logs, metrics
 from ..clock import utcnow
 from ..config import Settings
 from ..intake import Intake
-from ..store import Store
+from ..store import Store, reset_deadline, set_deadline
 from .endpoints import segment, tracking
 from .errors import register_error_handlers
 from .ops import ops
-from .services import SERVICES, Services
+from .services import SERVICES, Services, services
 
 log = logging.getLogger("receiver.web")
+access = logging.getLogger("receiver.web.access")  # one line per request: method, path, status, time; no header, no user
 
+RECEIVED_AT = "receiver.received_at"  # environ: time.monotonic() when the server had read the request whole
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _ROOT = Path(__file__).resolve().parent.parent  # receiver/, the app's root (its templates) as before the package
 
@@ -66,16 +68,24 @@ def _start_request() -> None:
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
     g.request_context = logs.request_id.set(g.request_id)
     g.started = time.perf_counter()
+    # the database's waits end DB_TIMEOUT after the request arrived, its time in the server's queue included
+    received = request.environ.get(RECEIVED_AT) or time.monotonic()
+    g.deadline = set_deadline(received + services().settings.database.timeout)
 
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     if "started" in g:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
+        seconds = time.perf_counter() - g.started
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(seconds)
+        # the path without its query (which may carry a token), cut short: a client chooses it
+        access.info("%s %s %d %.1f ms", request.method, request.path[:200], response.status_code, seconds * 1000)
     return response
 
 
 def _end_request(_exc: BaseException | None) -> None:
+    if "deadline" in g:
+        reset_deadline(g.deadline)
     if "request_context" in g:
         logs.request_id.reset(g.request_context)

@@ -36,9 +36,26 @@ segment = Blueprint("segment", __name__)
 tracking = Blueprint("tracking", __name__, url_prefix="/v1")
 
 
+def _raw_body(limit: int) -> bytes:
+    """The body as received; ``BadRequest`` 413 past ``limit`` bytes, announced or not (a chunked body)."""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return request.get_data(cache=False)  # werkzeug answers 413 to a Content-Length past MAX_CONTENT_LENGTH
+    # werkzeug cuts an unannounced body at the limit without a word: it is read here, one byte past it
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.input_stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise BadRequest(413, f"The body is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
 def _authenticated_body(auth: SegmentAuth) -> bytes:
     """The raw body, once the request proved it comes from Segment (a signature covers these bytes)."""
-    raw = request.get_data(cache=False)
+    raw = _raw_body(current_app.config["MAX_CONTENT_LENGTH"])
     failure = authenticate(request.headers, raw, auth)
     if failure:
         metrics.UNAUTHORISED.inc()
@@ -52,14 +69,31 @@ def _decompressed(raw: bytes, max_decompressed: int) -> bytes:
         return raw
     if encoding not in ("gzip", "x-gzip"):
         raise BadRequest(415, f"Unsupported Content-Encoding: {encoding[:32]}")
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        body = decompressor.decompress(raw, max_decompressed + 1)
-    except zlib.error:
-        raise BadRequest(400, "The body is not valid gzip") from None
-    if len(body) > max_decompressed or decompressor.unconsumed_tail:
-        raise BadRequest(413, f"The decompressed body is larger than {max_decompressed} bytes")
-    return body
+    return _gunzipped(raw, max_decompressed)
+
+
+def _gunzipped(raw: bytes, limit: int) -> bytes:
+    """Every gzip member of ``raw``, one after the other (RFC 1952), as one body of at most ``limit`` bytes;
+    anything after the last member that is not another member is a 400."""
+    parts: list[bytes] = []
+    size, rest = 0, raw
+    while True:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            part = decompressor.decompress(rest, limit - size + 1)
+        except zlib.error:
+            raise BadRequest(400, "The body is not valid gzip") from None
+        size += len(part)
+        if size > limit or decompressor.unconsumed_tail:
+            raise BadRequest(413, f"The decompressed body is larger than {limit} bytes")
+        if not decompressor.eof:
+            raise BadRequest(400, "The body is not valid gzip: it ends inside a gzip stream")
+        parts.append(part)
+        rest = decompressor.unused_data
+        if not rest:
+            return b"".join(parts)
+        if not rest.startswith(b"\x1f\x8b"):
+            raise BadRequest(400, "The body is not valid gzip: it goes on after the gzip stream")
 
 
 def _json_body(raw: bytes, max_decompressed: int) -> Any:

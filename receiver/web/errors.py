@@ -12,8 +12,9 @@ log = logging.getLogger("receiver.web")
 
 # ``code`` of the Tracking API's error bodies, which SDKs read along with ``message``.
 ERROR_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-               500: "internal_error", 503: "service_unavailable"}
+               405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large", 415: "unsupported_media_type",
+               431: "request_header_fields_too_large", 500: "internal_error", 501: "not_implemented",
+               503: "service_unavailable"}
 
 
 class BadRequest(Exception):

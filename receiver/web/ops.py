@@ -1,10 +1,12 @@
-"""The operator's endpoints: ``/healthz`` (alive), ``/readyz`` (database and schema), ``/metrics`` (Prometheus)."""
+"""The operator's endpoints: ``/healthz`` (alive), ``/readyz`` (the database answers, carries the newest schema and
+takes a write), ``/metrics`` (Prometheus; behind ``METRICS_TOKEN`` when it is set)."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from .. import metrics
 from ..store import StoreUnavailable
@@ -22,20 +24,35 @@ def healthz() -> tuple[Any, int]:
 
 @ops.get("/readyz")
 def readyz() -> tuple[Any, int]:
-    """The database answers and carries the newest schema; 503 otherwise."""
+    """The database answers, carries the newest schema and takes a write (a full disk, a read-only file or a
+    standby would fail every intake); 503 otherwise."""
+    store = services().store
     try:
-        migrated = services().store.is_migrated()
+        migrated = store.is_migrated()
     except StoreUnavailable:
         return error(503, "The database is unreachable")
     if not migrated:
         return error(503, "The database schema is not migrated: run 'receiver db upgrade'")
+    try:
+        store.gauges.probe_write(now=services().clock())
+    except StoreUnavailable:
+        return error(503, "The database cannot take a write")
     return jsonify({"status": "ready"}), 200
+
+
+def _may_scrape() -> bool:
+    token = services().settings.server.metrics_token
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 @ops.get("/metrics")
 def metrics_page() -> Any:
-    try:
-        body, content_type = metrics.exposition(services().store, services().clock)
-    except StoreUnavailable:
-        return error(503, "The database is unreachable")
+    if not _may_scrape():
+        response, status = error(401, "Authorization: Bearer <METRICS_TOKEN> is required")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response, status
+    body, content_type = metrics.exposition(services().store, services().clock)
     return current_app.response_class(body, mimetype=None, content_type=content_type)
