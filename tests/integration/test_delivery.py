@@ -12,37 +12,11 @@ from receiver.intake import Intake
 from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.status import read_status, status_lines
-from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT, NewInvitation
+from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT
 from receiver.worker import Backoff
 from support.data import base_env, fixture
-from support.workers import worker_for
-
-
-class ScriptedSender:
-    """A real sender that fails as scripted, then succeeds; keeps what it delivered."""
-
-    def __init__(self, *failures):
-        self.failures = list(failures)
-        self.delivered = []
-
-    def send(self, invitation):
-        if self.failures:
-            raise self.failures.pop(0)
-        self.delivered.append(invitation)
-
-    def close(self):
-        pass
-
-
-def make_worker(store, clock, sender, **env):
-    settings = load_settings(base_env(**env))
-    return worker_for(store, settings, sender, clock=clock, rand=lambda: 1.0, iv_source=lambda: bytes(16),
-                      backoff=Backoff(base_seconds=60, cap_seconds=3600)), settings
-
-
-def add(store, clock, ref="R-1", **kw):
-    invitation = Invitation(message_id=f"m-{ref}", email="ann@example.com", name="Ann Lee", ref=ref, **kw)
-    store.outbox.add([NewInvitation(invitation)], domain="example.com", now=clock())
+from support.workers import ScriptedSender, make_worker
+from support.workers import add_invitation as add
 
 
 def state(store, invitation_id=1):

@@ -1,15 +1,14 @@
 """Health, readiness, metrics and request ids."""
 
-import json
 import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver import logs
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
 from support.data import base_env, basic_auth, fixture
+from support.logs import Captured
 from support.net import free_port
 
 
@@ -58,28 +57,6 @@ def test_metrics_show_the_queue_from_the_database(client, clock):
     assert found[("receiver_oldest_due_age_seconds", ())] == 90
     assert "test@example.com" not in response.get_data(as_text=True)
     assert ("receiver_request_duration_seconds_count", (("endpoint", "/segment"),)) in found
-
-
-class Captured(logging.Handler):
-    """Every record, formatted as the JSON log line it would be."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(json.loads(logs.JsonFormatter().format(record)))
-
-    def __enter__(self):
-        root = logging.getLogger()
-        self.root_level = root.level
-        root.addHandler(self)
-        root.setLevel(logging.DEBUG)
-        return self
-
-    def __exit__(self, *exc):
-        logging.getLogger().removeHandler(self)
-        logging.getLogger().setLevel(self.root_level)
 
 
 def test_a_request_id_is_taken_or_made_and_on_every_log_line(client):

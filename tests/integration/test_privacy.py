@@ -1,7 +1,6 @@
 """Retention, erasure requests and masking."""
 
 from click.testing import CliRunner
-from test_delivery import ScriptedSender, add, make_worker
 
 from receiver.cli import main
 from receiver.invitation import Invitation
@@ -9,6 +8,8 @@ from receiver.logs import scrub
 from receiver.privacy import mask_email
 from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, NewInvitation, TraitUpdate
 from support.data import base_env
+from support.workers import ScriptedSender, make_worker
+from support.workers import add_invitation as add
 
 
 def test_mask_email():

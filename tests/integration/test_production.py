@@ -10,7 +10,6 @@ import sys
 import requests
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
-from test_ops import Captured
 
 from receiver import bgl
 from receiver.cli import main
@@ -18,6 +17,7 @@ from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
 from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.logs import Captured
 from support.net import free_port
 from support.wait import wait_for_server
 

@@ -26,7 +26,7 @@ from support.sink import Sink
 from support.wait import wait_for_server, wait_until
 
 # the sink sender (an entry point of its own) that worker processes find on PYTHONPATH
-SINK_PLUGIN = Path(__file__).parent / "plugins" / "sink"
+SINK_PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "sink"
 
 
 def process_env(database_url, **extra):

@@ -12,7 +12,7 @@ import pytest
 
 from support.data import fixture
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # ``benchmarks`` is not installed: it lives beside ``receiver`` in the repository
     sys.path.insert(0, str(ROOT))
 harness = importlib.import_module("benchmarks.harness")
