@@ -13,7 +13,6 @@ from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.status import read_status, status_lines
 from receiver.store import DEAD, EXPIRED, PENDING, RETRYING, SENT
-from receiver.worker import Backoff
 from support.data import base_env, fixture
 from support.workers import ScriptedSender, make_worker
 from support.workers import add_invitation as add
@@ -62,13 +61,6 @@ def test_transient_failures_back_off_exponentially_then_succeed(store, clock):
     clock.advance(seconds=120)
     assert worker.drain().sent == 1
     assert state(store) == SENT and store.reports.get(1).attempts == 3 and store.reports.get(1).last_error is None
-
-
-def test_backoff_has_jitter_and_a_cap():
-    backoff = Backoff(base_seconds=10, cap_seconds=100)
-    assert backoff.delay(1, lambda: 0.0) == 5 and backoff.delay(1, lambda: 1.0) == 10
-    assert backoff.delay(3, lambda: 1.0) == 40
-    assert backoff.delay(30, lambda: 1.0) == 100
 
 
 def test_retry_after_is_honoured_when_longer_than_the_backoff(store, clock):

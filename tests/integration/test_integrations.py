@@ -5,30 +5,12 @@ import json
 import pytest
 import requests
 
-from receiver.segment import sent_to_us
 from support.data import basic_auth, fixture
 
 
 @pytest.fixture
 def database_url(sqlite_url):
     return sqlite_url
-
-
-@pytest.mark.parametrize("integrations, ours", [
-    ({}, True),
-    ({"All": True}, True),
-    ({"Trustpilot": False}, False),
-    ({"trustpilot": False}, False),
-    ({"All": False}, False),
-    ({"All": False, "Trustpilot": True}, True),
-    ({"All": False, "Trustpilot": {"some": "setting"}}, True),
-    ({"All": True, "Trustpilot": False}, False),
-    ({"Google Analytics": False}, True),
-    ({"All": False, "Google Analytics": True}, False),
-    ({"Trustpilot": None}, True),
-])
-def test_who_a_message_is_for(integrations, ours):
-    assert sent_to_us(integrations) is ours
 
 
 @pytest.mark.parametrize("integrations, status", [

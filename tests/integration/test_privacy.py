@@ -1,26 +1,13 @@
-"""Retention, erasure requests and masking."""
+"""Retention and erasure requests."""
 
 from click.testing import CliRunner
 
 from receiver.cli import main
 from receiver.invitation import Invitation
-from receiver.logs import scrub
-from receiver.privacy import mask_email
 from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, NewInvitation, TraitUpdate
 from support.data import base_env
 from support.workers import ScriptedSender, make_worker
 from support.workers import add_invitation as add
-
-
-def test_mask_email():
-    assert mask_email("jane.doe@example.com") == "j***@example.com"
-    assert mask_email("@example.com") == "***@example.com"
-    assert mask_email("nonsense") == "***" and mask_email(None) == "***"
-
-
-def test_scrub_masks_every_address_in_free_text():
-    assert scrub("to jane.doe@example.com and <x+y@sub.example.co.uk>, ok") == \
-        "to j***@example.com and <x***@sub.example.co.uk>, ok"
 
 
 def test_retention_erases_finished_invitations_only_after_the_period(store, clock):

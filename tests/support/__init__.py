@@ -8,6 +8,7 @@
 - ``support.servers``: real SMTP and HTTP callback servers and a throwaway certificate authority
 - ``support.sink``: an HTTP sink that worker processes deliver to (their sender is in ``tests/plugins/sink``)
 - ``support.workers``: a worker built as the CLI builds one, ``ScriptedSender``, ``make_worker``, ``add_invitation``
+- ``support.messages``: Hypothesis strategies for Segment-shaped input
 - ``support.logs``: ``Captured``, the log records of a test as JSON log lines
 
 ``tests`` is on ``sys.path`` through pytest's ``pythonpath`` setting, so ``import support`` works from any folder.
