@@ -1,9 +1,7 @@
-"""SKU_MAP and TAG_PROPERTIES: the file format, its checks at start, and the invitations they shape over real HTTP."""
-
-import json
+"""SKU_MAP and TAG_PROPERTIES: the file format, its checks at start, and the tag rule (the invitations they shape
+over real HTTP are in tests/integration/test_mapping_over_http.py)."""
 
 import pytest
-import requests
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 from receiver.cli import main
 from receiver.config import ConfigError, load_settings, parse_sku_map
 from receiver.invitation import MAX_TAG, sanitise_tag
-from support.data import base_env, basic_auth, fixture
+from support.data import base_env
 
 SKU_CSV = """\
 segment_sku,trustpilot_sku
@@ -74,41 +72,7 @@ def test_a_byte_order_mark_is_fine(tmp_path):
     assert dict(load_settings(base_env(SKU_MAP=str(path))).trustpilot.sku_map) == {"A": "B"}
 
 
-# -- invitations, over real HTTP ---------------------------------------------------------------------
-
-@pytest.fixture
-def settings(database_url, tmp_path):
-    path = tmp_path / "skus.csv"
-    path.write_text(SKU_CSV)
-    return load_settings(base_env(DATABASE_URL=database_url, SKU_MAP=str(path), TRUSTPILOT_TAGS="segment, Google Store",
-                                  TAG_PROPERTIES="affiliation, Coupon, channel"), intake=True)
-
-
-def post(base, message):
-    return requests.post(f"{base}/segment", data=json.dumps(message), headers=basic_auth(), timeout=5)
-
-
-def test_skus_are_mapped_by_sku_then_by_product_id(live_app, store):
-    seed = fixture("order-completed-seed.json")
-    seed["properties"]["products"].append({"product_id": "unmapped-id", "sku": "UNMAPPED-SKU"})
-    seed["properties"]["products"].append({"product_id": "45790-32"})  # a product id that is a mapped SKU
-    assert post(live_app, seed).status_code == 200
-    # 45790-32 by its sku; the Uno by its product_id; the unmapped one as sent; repeats dropped
-    assert store.reports.find(message_id=seed["messageId"]).skus == ("MONOPOLY-3RD", "UNO-CLASSIC", "UNMAPPED-SKU")
-
-
-def test_tags_from_properties_sanitised_and_deduplicated(live_app, store):
-    seed = fixture("order-completed-seed.json")
-    seed["properties"].update(coupon=["hasbros", "Summer  Sale", "hasbros"], channel="x" * 100)
-    assert post(live_app, seed).status_code == 200
-    tags = store.reports.find(message_id=seed["messageId"]).tags
-    assert tags == ("segment", "Google_Store", "affiliation:Google_Store", "coupon:hasbros", "coupon:Summer_Sale",
-                    "channel:" + "x" * (MAX_TAG - len("channel:")))
-    other = {**fixture("order-completed-no-products.json")}
-    other["properties"]["affiliation"] = "  "  # blank: no tag
-    post(live_app, other)
-    assert store.reports.find(message_id=other["messageId"]).tags == ("segment", "Google_Store")
-
+# -- tags ---------------------------------------------------------------------------------------------
 
 @given(st.text(max_size=100))
 def test_a_sanitised_tag_has_no_space_is_bounded_and_stays_put(tag):

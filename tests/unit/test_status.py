@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from receiver.config import load_settings
-from receiver.invitation import Invitation
 from receiver.status import Status, age, read_status, status_lines
-from receiver.store import ErrorRow, NewInvitation
-from receiver.web import create_app
-from support.data import base_env
+from receiver.store import ErrorRow
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -78,16 +73,3 @@ def test_deliveries_per_hour_are_read_when_asked_for_and_summed():
 def database_url(sqlite_url: str) -> str:
     """SQLite only: the store's reads are tested on both databases in their own tests."""
     return sqlite_url
-
-
-def test_receiver_status_and_the_overview_show_the_same_wait(sqlite_url, store, clock):
-    store.outbox.add([NewInvitation(Invitation(message_id="m-1", email="a@example.com", name="A", ref="R-1"))],
-                     domain="example.com", now=clock())
-    clock.advance(hours=1, minutes=30)
-    assert "oldest due invitation: waiting 1h 30m" in status_lines(read_status(store.reports, now=clock()))
-    settings = load_settings(base_env(DATABASE_URL=sqlite_url, CONSOLE_PASSWORD="p" * 20, SECRET_KEY="s" * 32))
-    client = create_app(settings, store=store, clock=clock).test_client()
-    page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/console/login", data={"password": "p" * 20, "csrf_token": token}).status_code == 302
-    assert 'id="oldest-due">1h 30m<' in client.get("/console").get_data(as_text=True)
