@@ -2,7 +2,6 @@
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,10 +14,8 @@ import pytest
 import requests
 
 from receiver.clock import utcnow
-from receiver.config import load_settings
 from receiver.invitation import Invitation
-from receiver.store import PENDING, SENT, NewInvitation, Store, metadata
-from receiver.web import create_app
+from receiver.store import PENDING, SENT, NewInvitation, Store
 from support.data import base_env, basic_auth, fixture
 from support.net import free_port
 from support.postgres import fresh_postgres_url
@@ -120,47 +117,6 @@ def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, databa
     assert {store.reports.get(i).attempts for i in range(2, 6)} == {0}
 
 
-def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    settings = load_settings(base_env(DATABASE_URL=url))
-    store = Store(url, timeout_seconds=0.2)
-    store.upgrade()
-    client = create_app(settings, store=store).test_client()
-    blocker = sqlite3.connect(tmp_path / "r.db")
-    blocker.execute("BEGIN EXCLUSIVE")
-    seed = fixture("order-completed-seed.json")
-    response = client.post("/segment", json=seed, headers=basic_auth())
-    assert response.status_code == 503
-    assert response.get_json() == {"message": "Temporarily unable to store messages; please retry"}
-    assert response.headers["Retry-After"] == "5"
-    blocker.rollback()
-    blocker.close()
-    again = client.post("/segment", json=seed, headers=basic_auth())  # Segment's retry
-    assert again.status_code == 200 and again.get_json()["status"] == "accepted"
-    assert sum(store.reports.counts().values()) == 1
-
-
-def test_an_unreachable_postgresql_is_a_503(tmp_path):
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
-    settings = load_settings(base_env(DATABASE_URL=url))
-    client = create_app(settings, store=Store(url, timeout_seconds=1)).test_client()
-    response = client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())
-    assert response.status_code == 503 and "retry" in response.get_json()["message"]
-
-
-def test_concurrent_posts_of_one_message_and_one_order_make_one_invitation(live_app, store):
-    seed = fixture("order-completed-seed.json")
-
-    def post(i):
-        body = dict(seed, messageId=seed["messageId"] if i % 2 else f"other-{i}")
-        return requests.post(f"{live_app}/segment", json=body, headers=basic_auth(), timeout=30).json()["status"]
-
-    with ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(post, range(64)))
-    assert statuses.count("accepted") == 1 and statuses.count("duplicate") == 63
-    assert sum(store.reports.counts().values()) == 1
-
-
 def serve(env, cwd, port):
     process = subprocess.Popen([sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -245,20 +201,6 @@ def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
     stored = {store.reports.find(message_id=mid) is not None for mid in acknowledged}
     store.close()
     assert stored == {True}
-
-
-def test_migrations_build_exactly_the_schema_the_code_uses(database_url):
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    store = Store(database_url)
-    store.upgrade()
-    store.upgrade()  # idempotent
-    assert store.is_migrated()
-    with store.engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
-    store.close()
-    assert differences == []
 
 
 def test_db_upgrade_from_several_processes_at_once_on_postgresql(tmp_path):

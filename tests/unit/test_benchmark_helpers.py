@@ -4,6 +4,7 @@ turns, and RESULTS.md keeps its shape. The benchmark itself is not a test."""
 
 import importlib
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -118,3 +119,9 @@ def test_without_the_reference_encryptor_it_names_the_extra(monkeypatch):
     notes = report.Report()
     links.bench_links(notes, quick=True)
     assert notes.rows == [] and notes.notes == [f"link building skipped: {problem}"]
+
+
+def test_helper_processes_find_the_package_from_anywhere():
+    environ = harness.helper_environ({"PYTHONPATH": "/elsewhere"})
+    assert environ["PYTHONPATH"].split(os.pathsep) == [str(ROOT), "/elsewhere"]
+    assert harness.helper_command("_bare", 8000, 2)[-4:] == ["benchmarks", "_bare", "8000", "2"]
