@@ -20,12 +20,6 @@ SEED = json.dumps(fixture("order-completed-seed.json")).encode()
 ALL_MODES = {"SEGMENT_SHARED_SECRETS": f"{SECRET},{OLD_SECRET}", "SEGMENT_BEARER_TOKENS": f"other-token,{TOKEN}"}
 
 
-@pytest.fixture
-def database_url(sqlite_url):
-    """Authentication does not depend on the database: SQLite only."""
-    return sqlite_url
-
-
 def post(base, body=SEED, headers=None, path="/segment"):
     return requests.post(base + path, data=body, headers={"Content-Type": "application/json", **(headers or {})},
                          timeout=5)

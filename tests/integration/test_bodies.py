@@ -100,6 +100,7 @@ def test_a_full_batch_is_taken_and_one_more_is_refused(live_app, store, shape):
     assert sum(store.reports.counts().values()) == 10
 
 
+@pytest.mark.both_databases
 def test_a_batch_of_4000_orders_is_stored_in_one_go(live_app, store):
     """Webhooks (Actions) batches up to 4000 events: all of them orders must fit one insert on both databases."""
     response = post(live_app, [order(i) for i in range(MAX_BATCH)])

@@ -6,7 +6,6 @@ import html
 import json
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -23,12 +22,6 @@ PASSWORD = "correct horse battery staple"
 SECRET = "s" * 32
 pytestmark = pytest.mark.env(CONSOLE_PASSWORD=PASSWORD, SECRET_KEY=SECRET)
 SEED = fixture("order-completed-seed.json")
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only here: the store's new queries are tested on both databases below."""
-    return f"sqlite:///{tmp_path / 'receiver.db'}"
 
 
 def token_in(page: bytes) -> str:
@@ -405,32 +398,25 @@ def test_overview_counts_oldest_due_deliveries_chart_and_masked_configuration(cl
 
 # -- the store's reads, on both databases -----------------------------------------------------------
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_store_page_and_deliveries_per_hour(backend, tmp_path, clock):
-    from support.postgres import fresh_postgres_url
-    url = f"sqlite:///{tmp_path / 'r.db'}" if backend == "sqlite" else fresh_postgres_url()
-    store = Store(url)
-    store.create_schema()
-    try:
-        stored(store, clock, *(f"S-{n}" for n in range(5)), due=clock() - timedelta(days=2))
-        for hours_ago, count in ((0, 2), (3, 1), (30, 1)):
-            moment = clock() - timedelta(hours=hours_ago)
-            for job in store.outbox.claim(now=moment, limit=count, lease_seconds=60):
-                store.outbox.mark_sent(job, now=moment)
-        rows, total = store.reports.page(limit=2, offset=1)
-        assert total == 5 and [row.ref for row in rows] == ["S-3", "S-2"]
-        sent, sent_total = store.reports.page(state=SENT)
-        assert sent_total == 4 and len(sent) == 4
-        hours = store.reports.deliveries_per_hour(now=clock())
-        assert len(hours) == 24
-        assert hours[-1] == (clock().replace(minute=0), 2)
-        assert hours[-4][1] == 1 and sum(count for _, count in hours) == 3  # 30 h ago is outside
-        first = store.reports.find(message_id="m-S-0").id
-        assert store.outbox.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
-        assert store.outbox.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
-        assert store.outbox.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
-    finally:
-        store.close()
+@pytest.mark.both_databases
+def test_store_page_and_deliveries_per_hour(store, clock):
+    stored(store, clock, *(f"S-{n}" for n in range(5)), due=clock() - timedelta(days=2))
+    for hours_ago, count in ((0, 2), (3, 1), (30, 1)):
+        moment = clock() - timedelta(hours=hours_ago)
+        for job in store.outbox.claim(now=moment, limit=count, lease_seconds=60):
+            store.outbox.mark_sent(job, now=moment)
+    rows, total = store.reports.page(limit=2, offset=1)
+    assert total == 5 and [row.ref for row in rows] == ["S-3", "S-2"]
+    sent, sent_total = store.reports.page(state=SENT)
+    assert sent_total == 4 and len(sent) == 4
+    hours = store.reports.deliveries_per_hour(now=clock())
+    assert len(hours) == 24
+    assert hours[-1] == (clock().replace(minute=0), 2)
+    assert hours[-4][1] == 1 and sum(count for _, count in hours) == 3  # 30 h ago is outside
+    first = store.reports.find(message_id="m-S-0").id
+    assert store.outbox.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
+    assert store.outbox.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
+    assert store.outbox.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
 
 
 # -- suppression, and the pages' headers ------------------------------------------------------------

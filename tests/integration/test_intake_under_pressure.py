@@ -4,6 +4,7 @@ once (one invitation per message and per order)."""
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from receiver.config import load_settings
@@ -41,6 +42,7 @@ def test_an_unreachable_postgresql_is_a_503(tmp_path):
     assert response.status_code == 503 and "retry" in response.get_json()["message"]
 
 
+@pytest.mark.both_databases
 def test_concurrent_posts_of_one_message_and_one_order_make_one_invitation(live_app, store):
     seed = fixture("order-completed-seed.json")
 

@@ -8,11 +8,6 @@ import requests
 from support.data import basic_auth, fixture
 
 
-@pytest.fixture
-def database_url(sqlite_url):
-    return sqlite_url
-
-
 @pytest.mark.parametrize("integrations, status", [
     ({"Trustpilot": False}, "ignored"),
     ({"All": False}, "ignored"),

@@ -64,6 +64,7 @@ def test_locale_hosts_reach_the_worker(live_app, store, settings):
     assert sent["R-0"].link.startswith("https://de.trustpilot.com/evaluate-bgl/example.com?p=")
 
 
+@pytest.mark.both_databases
 def test_an_overlong_or_odd_locale_costs_no_order_on_either_database(live_app, store):
     long_one, odd_one = fixture("order-completed-seed.json"), fixture("order-completed-no-products.json")
     long_one["context"]["locale"] = "de-DE-" + "x" * 80

@@ -1,5 +1,6 @@
 """Retention and erasure requests."""
 
+import pytest
 from click.testing import CliRunner
 
 from receiver.cli import main
@@ -8,6 +9,8 @@ from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, NewInvitation, Trait
 from support.data import base_env
 from support.workers import ScriptedSender, make_worker
 from support.workers import add_invitation as add
+
+pytestmark = pytest.mark.both_databases  # erasure is the store's
 
 
 def test_retention_erases_finished_invitations_only_after_the_period(store, clock):

@@ -9,6 +9,8 @@ from sqlalchemy import text
 from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENDING, SENT, SUPPRESSED, NewInvitation, Store
 
+pytestmark = pytest.mark.both_databases
+
 
 def inv(message_id="m-1", ref="R-1", email="a@example.com", **kw):
     return NewInvitation(Invitation(message_id=message_id, email=email, name="Ann Lee", ref=ref, skus=("S1",),

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from receiver.invitation import Invitation
 from receiver.store import NewInvitation, Store, StoreUnavailable
 from support.net import free_port
-from support.postgres import fresh_postgres_url
+
+pytestmark = pytest.mark.both_databases
 
 
 def order(message_id: str = "m-1", ref: str = "R-1") -> NewInvitation:
@@ -77,10 +78,9 @@ def test_programming_errors_stay_what_they_are(store, clock):
     assert store.outbox.add([order()], domain="example.com", now=clock()) == [True]  # and the store still works
 
 
-def test_a_connection_the_server_dropped_is_replaced_not_an_outage(clock):
-    url = fresh_postgres_url()
+def test_a_connection_the_server_dropped_is_replaced_not_an_outage(postgres_schema, clock):
+    url = postgres_schema.emptied()
     store = Store(url)
-    store.upgrade()
     with store.engine.connect() as conn:  # the pool's one connection, checked in again afterwards
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     admin = create_engine(url)

@@ -40,8 +40,9 @@ def order(message_id, ref, user_id=None, anonymous_id=None, context_traits=None,
     return message
 
 
-# -- the store ---------------------------------------------------------------------------------------
+# -- the store, on both databases ---------------------------------------------------------------------
 
+@pytest.mark.both_databases
 def test_traits_merge_as_segment_merges_them(store, clock):
     now = clock()
     store.traits.remember([TraitUpdate("user:u-1", {"email": "a@example.com", "first_name": "Ann"}, now)], now=now)
@@ -51,6 +52,7 @@ def test_traits_merge_as_segment_merges_them(store, clock):
         "user:u-1": {"email": "b@example.com", "first_name": "Ann", "last_name": "Lee"}}
 
 
+@pytest.mark.both_databases
 def test_an_older_identify_arriving_late_does_not_overwrite_a_newer_one(store, clock):
     now = clock()
     store.traits.remember([TraitUpdate("user:u-1", {"email": "new@example.com"}, now)], now=now)
@@ -59,6 +61,7 @@ def test_an_older_identify_arriving_late_does_not_overwrite_a_newer_one(store, c
     assert store.traits.known(["user:u-1"])["user:u-1"] == {"email": "new@example.com", "name": "Old Only"}
 
 
+@pytest.mark.both_databases
 def test_one_batch_touching_one_trait_many_times_keeps_the_newest(store, clock):
     now = clock()
     updates = [TraitUpdate("user:u-1", {AUDIENCE: value}, now + timedelta(seconds=offset))
@@ -67,6 +70,7 @@ def test_one_batch_touching_one_trait_many_times_keeps_the_newest(store, clock):
     assert store.traits.known(["user:u-1"]) == {"user:u-1": {AUDIENCE: True}}
 
 
+@pytest.mark.both_databases
 def test_concurrent_identifies_of_one_user_never_fail_and_the_newest_wins(store, clock):
     now = clock()
 

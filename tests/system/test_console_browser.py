@@ -31,11 +31,6 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'receiver.db'}"
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")

@@ -63,6 +63,7 @@ def stop(processes):
             pytest.fail(f"worker {process.pid} did not exit within 30 s of SIGTERM; the end of its log:\n{tail}")
 
 
+@pytest.mark.both_databases
 @pytest.mark.timeout(300)  # its own bounds come first: 180 s for the deliveries, 30 s for each worker to stop
 def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, database_url, tmp_path):
     fill(store, 1000)
@@ -79,6 +80,7 @@ def test_several_worker_processes_deliver_1000_invitations_exactly_once(store, d
     assert all(worker.returncode == 0 for worker in workers)
 
 
+@pytest.mark.both_databases
 def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_url, tmp_path):
     fill(store, 1)
     with Sink() as sink:
@@ -100,6 +102,7 @@ def test_a_worker_killed_mid_send_is_replaced_after_its_lease(store, database_ur
     assert row.state == SENT and row.attempts == 2
 
 
+@pytest.mark.both_databases
 def test_sigterm_finishes_the_send_in_hand_and_gives_back_the_rest(store, database_url, tmp_path):
     fill(store, 5)
     with Sink() as sink:

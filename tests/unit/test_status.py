@@ -67,9 +67,3 @@ def test_deliveries_per_hour_are_read_when_asked_for_and_summed():
     assert len(status.deliveries) == 24 and status.deliveries[-1][0] == NOW
     assert status.sent == sum(index % 3 for index in range(24))
     assert isinstance(status, Status)
-
-
-@pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """SQLite only: the store's reads are tested on both databases in their own tests."""
-    return sqlite_url
