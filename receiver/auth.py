@@ -17,8 +17,10 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .config import SegmentAuth
+if TYPE_CHECKING:  # the settings' type only: the checks take the values they are handed
+    from .config import SegmentAuth
 
 NO_CREDENTIALS = "No credentials"
 BAD_API_KEY = "Missing or invalid API key"
