@@ -34,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "env(**variables): environment variables added to base_env for `settings`")
     config.addinivalue_line("markers", "both_databases: run on SQLite and on PostgreSQL (tests whose subject is the "
                                        "store: its queries, claims, traits, erasure, outages, migrations)")
+    config.addinivalue_line("markers", "static_tool: a unit test that runs a tool over the source in a process of "
+                                       "its own (lint-imports); it opens no database and no socket")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
