@@ -1,4 +1,4 @@
-"""Helpers shared by the tests (no fixtures: those stay in ``tests/conftest.py``).
+"""Helpers shared by the tests (no fixtures: those are in ``tests/conftest.py`` and each layer's ``conftest.py``).
 
 - ``support.data``: the reference keys, fixture messages, ``base_env`` and ``basic_auth``
 - ``support.clock``: ``FakeClock``

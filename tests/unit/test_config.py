@@ -143,7 +143,7 @@ def test_receiver_config_shows_every_setting_in_declaration_order_and_no_secret(
 
 def test_the_readme_tables_are_the_declarations():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    begin = "tests/test_config.py checks them -->\n"
+    begin = "tests/unit/test_config.py checks them -->\n"
     inside = readme[readme.index(begin) + len(begin):readme.index("<!-- end of the settings tables -->")]
     assert inside.strip() == config.markdown().strip(), (
         "README.md's settings tables differ from config.SETTINGS: paste the output of `receiver config --markdown`")

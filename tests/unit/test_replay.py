@@ -1,4 +1,4 @@
-"""The pieces of ``receiver replay`` (the command itself is tested in test_cli.py)."""
+"""The pieces of ``receiver replay`` (the command itself is tested in tests/integration/test_replay_command.py)."""
 
 from collections import Counter
 

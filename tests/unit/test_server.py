@@ -1,4 +1,4 @@
-"""The pieces of ``receiver serve`` (the command itself runs under gunicorn in test_cli.py and test_processes.py)."""
+"""The pieces of ``receiver serve`` (the command itself runs under gunicorn in tests/system)."""
 
 import os
 
