@@ -1,6 +1,5 @@
 """Every body shape on POST /segment, over real HTTP: one message, arrays, {"batch": [...]}, gzip; batch semantics."""
 
-import copy
 import gzip
 import json
 
@@ -21,7 +20,7 @@ def post(base, body=None, raw=None, headers=None):
 
 
 def order(number: int, **properties):
-    message = copy.deepcopy(fixture("order-completed-seed.json"))
+    message = fixture("order-completed-seed.json")  # parsed afresh: a copy of its own
     message["messageId"] = f"m-{number}"
     message["properties"].update({"order_id": f"O-{number}", **properties})
     return message
