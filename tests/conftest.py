@@ -26,6 +26,7 @@ from support.clock import FakeClock
 from support.data import base_env
 from support.postgres import SharedSchema, fresh_postgres_url, require_postgres
 
+TESTS = Path(__file__).parent
 BACKENDS = ("sqlite", "postgresql")
 MIGRATED = pytest.StashKey[str]()  # the database_url this fixture migrated, so that `store` need not
 
@@ -36,6 +37,12 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "store: its queries, claims, traits, erasure, outages, migrations)")
     config.addinivalue_line("markers", "static_tool: a unit test that runs a tool over the source in a process of "
                                        "its own (lint-imports); it opens no database and no socket")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.path.parent == TESTS:
+        pytest.fail(f"{item.path.name} is not in a layer: move it to tests/unit, tests/integration or tests/system "
+                    "(README, Development)", pytrace=False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -129,7 +136,7 @@ def live_app(app) -> Iterator[str]:
     """The app served over a real socket on 127.0.0.1 by a threaded WSGI server; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     # a short poll interval: shutdown() waits up to one interval, on every test that serves
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
