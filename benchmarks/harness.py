@@ -29,7 +29,7 @@ CALLBACK_SECRET = "whsec_" + base64.b64encode(b"receiver benchmark callback secr
 T = TypeVar("T")
 
 
-# -- pure helpers (tested in tests/test_benchmark_helpers.py) -------------------------------------------------
+# -- pure helpers (tested in tests/unit/test_benchmark_helpers.py) -------------------------------------------------
 
 def ratio(ours: float, baseline: float) -> float:
     return ours / baseline if baseline else float("inf")

@@ -21,7 +21,7 @@ WRK_SETUP = "apt-get install wrk"
 MESSAGE_MARK, ORDER_MARK = "@@MESSAGE@@", "@@ORDER@@"
 
 
-# -- the request body (pure; tested in tests/test_benchmark_helpers.py) ------------------------------------------
+# -- the request body (pure; tested in tests/unit/test_benchmark_helpers.py) ------------------------------------------
 
 def order_event(seed: dict[str, Any], unique: str) -> dict[str, Any]:
     """The seed ``Order Completed`` event with its own ``messageId`` and ``order_id``."""

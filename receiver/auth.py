@@ -21,8 +21,10 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .config import SegmentAuth
+if TYPE_CHECKING:  # the settings' type only: the checks take the values they are handed
+    from .config import SegmentAuth
 
 NO_CREDENTIALS = "No credentials"
 BAD_API_KEY = "Missing or invalid API key"

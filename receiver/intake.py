@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import TrustpilotSettings
-from .invitation import NOTE, Invitation, Rejected, Rules, invitation_and_sources, needs_stored_traits, suppressed_by
+from .customers import customer_traits, identities, rules_of
+from .invitation import NOTE, Invitation, Rejected, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
     EMAIL_KEYS,
@@ -28,10 +29,9 @@ from .segment import (
     lookup,
     parse_message,
     routed_to_us,
-    snake_key,
 )
 from .setting_types import human_duration
-from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate, identity_key
+from .store import PENDING, SUPPRESSED, WAITING, NewInvitation, Store, StoredTrait, TraitUpdate
 from .text import has_uncarriable, uncarriable_in
 
 ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "rejected"
@@ -104,50 +104,8 @@ def _storable(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TRAIT)
 
 
-def identities(user_id: str | None, anonymous_id: str | None) -> list[str]:
-    """The keys under which a customer's traits are stored: userId first, then anonymousId."""
-    keys = []
-    if user_id:
-        keys.append(identity_key("user", user_id))
-    if anonymous_id:
-        keys.append(identity_key("anon", anonymous_id))
-    return keys
-
-
 def _identities(message: Message) -> list[str]:
     return identities(message.user_id, message.anonymous_id)
-
-
-def customer_traits(user_id: str | None, anonymous_id: str | None,
-                    recalled: Mapping[str, Mapping[str, StoredTrait]]) -> dict[str, Any]:
-    """The stored traits an order of this customer may use, so that they never cross customers.
-
-    Its userId's own traits first; then those of its anonymousId that were set by a message with the same userId,
-    or with none. An order without a userId uses only anonymousId traits set with none. A shared browser, a kiosk
-    or a server-side constant anonymousId so never hands one customer's address to another.
-    """
-    known: dict[str, Any] = {}
-    if anonymous_id:
-        for name, trait in recalled.get(identity_key("anon", anonymous_id), {}).items():
-            if trait.value is not None and (trait.user_id is None or (bool(user_id) and trait.user_id == user_id)):
-                known[name] = trait.value
-    if user_id:
-        own = recalled.get(identity_key("user", user_id), {})
-        known.update({name: trait.value for name, trait in own.items() if trait.value is not None})
-    return known
-
-
-def rules_of(settings: TrustpilotSettings) -> Rules:
-    """The invitation rules the settings ask for (names of properties and traits in snake_case)."""
-    return Rules(
-        tags=settings.tags,
-        default_name=settings.default_name,
-        sku_map=settings.sku_map,
-        tag_properties=tuple(dict.fromkeys(snake_key(name) for name in settings.tag_properties)),
-        suppress=tuple(dict.fromkeys(snake_key(name) for name in settings.suppress_audiences)),
-        order_events=settings.order_events,
-        max_skus=settings.max_skus,
-    )
 
 
 def waiting_message(seconds: float) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime
 from . import metrics
 from .clock import utcnow
 from .config import TrustpilotSettings
-from .intake import customer_traits, identities, rules_of
+from .customers import customer_traits, identities, rules_of
 from .invitation import MISSING_EMAIL, MissingEmail, Rejected, Rules, completed, first_true
 from .store import Store, WaitingOrder
 

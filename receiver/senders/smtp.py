@@ -34,6 +34,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from .. import emails
 from ..clock import Clock, utcnow
 from ..config import SMTP, ConfigError, email_look, read_group
 from ..emails import EmailTemplates
@@ -83,7 +84,7 @@ def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
     """Every SMTP setting, checked, and the templates with them; ``ConfigError`` lists every problem."""
     values, problems = read_group(SMTP, environ)
     look = email_look(environ)
-    problems.extend(EmailTemplates(look.template_dir).problems())
+    problems.extend(emails.templates(look.template_dir).problems())  # compiled once per process and folder
     if problems:
         raise ConfigError(problems)
     server = values.pop("server")
@@ -160,7 +161,7 @@ class SmtpSender:
     def __init__(self, settings: SmtpSettings, *, clock: Clock = utcnow, templates: EmailTemplates | None = None):
         self.settings = settings
         self.clock = clock
-        self.templates = templates or EmailTemplates(settings.template_dir)
+        self.templates = templates or emails.templates(settings.template_dir)
         self._tls = settings.tls_context()
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
