@@ -15,6 +15,9 @@ variable, which the library reads itself (the CLI sets it before starting gunico
 console script alone (``read_dotenv``, called by ``cli.run``), never on import.
 
 Over 300 lines on purpose: the table of every setting, one entry each, is most of it.
+
+Longer than 300 lines on purpose: it is the table of every setting (one declaration each), which reads best
+whole; the parsing lives in ``declare`` and the value types in ``setting_types``.
 """
 
 from __future__ import annotations

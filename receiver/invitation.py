@@ -1,6 +1,9 @@
 """Business rules: one ``Order Completed`` message -> one invitation, or a clear reason why not.
 
 Pure: takes a parsed ``Message`` and plain settings, returns plain values.
+
+Longer than 300 lines on purpose: every rule that turns a message into an invitation (ref, email, name,
+SKUs, tags, suppression, the sources shown by the preview) is here, so that a rule and its exceptions are read together.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Each is a ``declare.Kind``: it turns the text of one environment variable into a value, or says in one line
 per problem what is wrong, naming the variable. Kinds used for secrets never repeat the text they were given.
 The kinds of the built-in senders' settings are in ``sender_setting_types``, the SKU_MAP file in ``sku_map``.
+
+Longer than 300 lines on purpose: one small class per kind of value, each with its own problem lines; they
+share the range and masking helpers at the top.
 """
 
 from __future__ import annotations

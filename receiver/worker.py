@@ -3,6 +3,9 @@
 Its log lines carry ids and codes only (``http 503``, ``smtp 550 5.1.1``, an exception's type and where it was
 raised), never a failure's message: a plug-in sender's message, or an exception's, may name the customer.
 While a send runs, ``LeaseKeeper`` renews its lease, so that no other worker takes it however long the send takes.
+
+Longer than 300 lines on purpose: the delivery loop with its stop flag, backoff and lease keeper, which only
+make sense together (the ``StopFlag`` and ``Backoff`` values are kept as the issue asked).
 """
 
 from __future__ import annotations

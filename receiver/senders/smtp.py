@@ -18,6 +18,9 @@ status code (RFC 3463) and a fixed text for the two (``550 5.1.1 (permanent nega
 status)``), never
 the server's own text, which may quote the mailbox, with or without its ``+tag``, or the name, split over
 reply lines. The server's text is logged at DEBUG only, scrubbed (``_Scrubber``), as a safety net.
+
+Longer than 300 lines on purpose: one SMTP conversation (connect, TLS, login, the transaction, what each
+reply code means) is one job; its settings' parsing already lives in ``sender_setting_types``.
 """
 
 from __future__ import annotations
