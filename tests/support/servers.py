@@ -237,7 +237,7 @@ def callback_server(path: str = "/hooks/trustpilot") -> Iterator[Callback]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
     thread.start()
     callback.url = f"http://127.0.0.1:{server.server_port}{path}"
     try:
