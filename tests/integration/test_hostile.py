@@ -16,6 +16,7 @@ from receiver.store import Store
 from receiver.text import is_absent
 from receiver.web import create_app
 from support.data import base_env, basic_auth, fixture
+from support.messages import json_values, messages
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +34,6 @@ def check(response):
     body = response.get_json()
     assert isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]
     return body
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6),
-    max_leaves=25,
-)
-keys = st.sampled_from(["type", "messageId", "event", "properties", "context", "userId", "timestamp", "traits",
-                        "integrations", "anonymousId"])
-prop_keys = st.sampled_from(["order_id", "orderId", "email", "name", "surname", "products", "first_name", "locale"])
-messages = st.fixed_dictionaries(
-    {"type": st.sampled_from(["track", "identify", "page", "TRACK", "bogus"]) | json_values,
-     "event": st.just("Order Completed") | json_values,
-     "properties": st.dictionaries(prop_keys, json_values, max_size=6) | json_values},
-    optional={"messageId": json_values, "context": json_values, "timestamp": json_values},
-) | st.dictionaries(keys, json_values, max_size=8)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
