@@ -141,3 +141,12 @@ def live_app(app) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def dotenv_dir(tmp_path, monkeypatch):
+    """A folder with a ``.env`` that sets two settings the environment does not (the .env rule's tests)."""
+    (tmp_path / ".env").write_text("TRUSTPILOT_TAGS=from-dotenv\nDEFAULT_NAME=Dotenv\n")
+    for name in ("TRUSTPILOT_TAGS", "DEFAULT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

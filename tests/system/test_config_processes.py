@@ -36,12 +36,6 @@ def test_serve_options_are_checked_too(tmp_path):
     assert served.returncode == 2 and "Invalid value for '--workers'" in served.stderr
 
 
-@pytest.fixture
-def dotenv_dir(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("TRUSTPILOT_TAGS=from-dotenv\nDEFAULT_NAME=Dotenv\n")
-    for name in ("TRUSTPILOT_TAGS", "DEFAULT_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def _in(folder, command, **env):

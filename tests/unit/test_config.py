@@ -167,12 +167,6 @@ def test_receiver_config_markdown_prints_the_tables():
 
 # -- .env: the console script's alone ---------------------------------------------------------------
 
-@pytest.fixture
-def dotenv_dir(tmp_path, monkeypatch):
-    (tmp_path / ".env").write_text("TRUSTPILOT_TAGS=from-dotenv\nDEFAULT_NAME=Dotenv\n")
-    for name in ("TRUSTPILOT_TAGS", "DEFAULT_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
 
 
 def test_the_click_group_the_tests_invoke_never_reads_dotenv(dotenv_dir, monkeypatch):
