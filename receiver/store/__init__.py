@@ -83,8 +83,6 @@ class Store:
         """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently."""
         migrations.upgrade(self.database.engine)
 
-    create_schema = upgrade
-
     def is_migrated(self) -> bool:
         """True when the database answers and carries the newest migration."""
         return migrations.is_migrated(self.database.engine)

@@ -128,14 +128,6 @@ def test_redirect_origin():
         [None] * 6)
 
 
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.upgrade()
-    yield store
-    store.close()
-
-
 def test_the_worker_stores_a_fixed_text_and_logs_the_code_only(store, database_url, caplog):
     answer = personal(503, f"Mailbox of {NAME} {EMAIL} is full", body=f"{NAME} {EMAIL}")
     with hostile_server(answer) as server:

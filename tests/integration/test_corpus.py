@@ -231,7 +231,7 @@ ALTERNATIVES = [(entry, alternative) for entry in ENTRIES for alternative in ent
 def served(env: dict[str, str], url: str, clock: FakeClock) -> Iterator[tuple[str, Store, Any]]:
     settings = load_settings(base_env(DATABASE_URL=url, **env), intake=True)
     store = Store(url)
-    store.create_schema()
+    store.upgrade()
     server = make_server("127.0.0.1", 0, create_app(settings, store=store, clock=clock), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()

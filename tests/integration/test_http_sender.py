@@ -14,7 +14,7 @@ from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, settings_from_environ
-from receiver.store import NewInvitation, Store
+from receiver.store import NewInvitation
 from support.clock import FakeClock
 from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
 from support.net import free_port
@@ -168,14 +168,6 @@ def test_a_refused_connection_is_transient():
 
 # -- through the real worker ----------------------------------------------------------------------
 
-@pytest.fixture
-def outbox(database_url):
-    store = Store(database_url)
-    store.create_schema()
-    yield store
-    store.close()
-
-
 def _worker(store, database_url, url, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="http", CALLBACK_URL=url,
                                       CALLBACK_SECRET=SECRET))
@@ -186,18 +178,18 @@ def _worker(store, database_url, url, clock):
     return worker_for(store, settings, sender, clock=clock, rand=lambda: 0.0), store.reports.find(message_id="seg-1").id
 
 
-def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(outbox, database_url):
+def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(store, database_url):
     clock = FakeClock()
     with callback_server() as callback:
         callback.replies.append((503, {}))
-        worker, row_id = _worker(outbox, database_url, callback.url, clock)
+        worker, row_id = _worker(store, database_url, callback.url, clock)
         assert worker.run_batch().retrying == 1
-        row = outbox.reports.get(row_id)
+        row = store.reports.get(row_id)
         assert row.state == "retrying" and row.last_error.endswith("answered 503 Service Unavailable")
         clock.advance(seconds=15)  # the backoff of a first attempt, with rand() = 0
         assert worker.run_batch().sent == 1
         worker.sender.close()
-    assert outbox.reports.get(row_id).state == "sent"
+    assert store.reports.get(row_id).state == "sent"
     first, second = callback.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == str(row_id)
     first_data, second_data = verified(first)["data"], verified(second)["data"]
@@ -209,13 +201,13 @@ def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(outbox, 
                                          "message_id": "seg-1"}
 
 
-def test_retry_after_is_honoured_by_the_worker(outbox, database_url):
+def test_retry_after_is_honoured_by_the_worker(store, database_url):
     clock = FakeClock()
     with callback_server() as callback:
         callback.replies.append((503, {"Retry-After": "120"}))
-        worker, row_id = _worker(outbox, database_url, callback.url, clock)
+        worker, row_id = _worker(store, database_url, callback.url, clock)
         worker.run_batch()
-        assert outbox.reports.get(row_id).next_attempt_at == (clock.now + timedelta(seconds=120))
+        assert store.reports.get(row_id).next_attempt_at == (clock.now + timedelta(seconds=120))
         clock.advance(seconds=119)
         assert worker.run_batch().handled == 0 and len(callback.requests) == 1
         clock.advance(seconds=1)
@@ -224,15 +216,15 @@ def test_retry_after_is_honoured_by_the_worker(outbox, database_url):
     assert len(callback.requests) == 2
 
 
-def test_400_is_dead_at_once_and_nothing_personal_is_logged(outbox, database_url, caplog):
+def test_400_is_dead_at_once_and_nothing_personal_is_logged(store, database_url, caplog):
     clock = FakeClock()
     with callback_server() as callback:
         callback.replies.append((400, {}))
-        worker, row_id = _worker(outbox, database_url, callback.url, clock)
+        worker, row_id = _worker(store, database_url, callback.url, clock)
         with caplog.at_level(logging.INFO, logger="receiver"):
             assert worker.run_batch().dead == 1
         worker.sender.close()
-    row = outbox.reports.get(row_id)
+    row = store.reports.get(row_id)
     assert row.state == "dead" and row.attempts == 1
     assert row.last_error == f"the callback {callback.url} answered 400 Bad Request (permanent failure)"
     assert "jane" not in caplog.text.lower() and "Roe" not in caplog.text

@@ -286,7 +286,7 @@ def test_an_international_domain_goes_as_idna_and_a_non_ascii_mailbox_needs_smtp
 def _worker_with_one_invitation(database_url, port, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="smtp", **smtp_env(port)))
     store = Store(database_url)
-    store.create_schema()
+    store.upgrade()
     invitation = Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
                             skus=("BIER-KRUG-1",), locale="de-DE")
     store.outbox.add([NewInvitation(invitation)], domain="example.com", now=clock())

@@ -16,7 +16,7 @@ def order(n: int) -> NewInvitation:
 
 def test_many_threads_of_one_process_all_store_their_orders(sqlite_url, clock):
     store = Store(sqlite_url, timeout_seconds=5)
-    store.create_schema()
+    store.upgrade()
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda n: store.outbox.add([order(n)], domain="example.com", now=clock()), range(400)))
     assert results == [[True]] * 400
@@ -26,7 +26,7 @@ def test_many_threads_of_one_process_all_store_their_orders(sqlite_url, clock):
 
 def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlite_url, clock):
     store = Store(sqlite_url, timeout_seconds=0.2)
-    store.create_schema()
+    store.upgrade()
     holding, done = threading.Event(), threading.Event()
 
     def hold() -> None:

@@ -128,7 +128,7 @@ def test_release_gives_rows_back_without_counting_the_attempt(store, clock):
 
 def test_rows_survive_a_new_store_on_the_same_file(sqlite_url, clock):
     first = Store(sqlite_url)
-    first.create_schema()
+    first.upgrade()
     first.outbox.add([inv()], domain="example.com", now=clock())
     first.close()
     second = Store(sqlite_url)
