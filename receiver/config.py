@@ -202,6 +202,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_TIMEOUT", Duration(maximum=MAX_DB_TIMEOUT), DATABASE, "How long a request may wait for a locked or "
             "slow database, its turn behind other requests included, before it is answered 503 (at most 9 s: inside "
             "Segment's 10 s).", "2s", default="5s", attr="timeout"),
+    Setting("DATA_KEY", Key(), DATABASE, "Server secret (base64, 32 bytes) that keys the *address keys*: "
+            "HMAC-SHA256 of each customer's normalised address, by which erasure, suppression and the frequency "
+            "cap find a customer. Make one with `openssl rand -base64 32`; changing it forgets every address key.",
+            "(base64)", attr="data_key"),
     # -- worker --
     Setting("SENDER", Text(lower=True, label="sender name"), WORKER_GROUP, "Which sender delivers the links: `log`, "
             "`smtp`, `http` or a plug-in's name (see [Senders](#senders)).", "smtp", default="log", attr="sender",
@@ -357,6 +361,7 @@ class TrustpilotSettings:
 class DatabaseSettings:
     url: str = field(repr=False)
     timeout: float
+    data_key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -440,7 +445,8 @@ def read_group(group: str, environ: Mapping[str, str] | None = None,
 
 def _demo_defaults(environ: Mapping[str, str]) -> dict[str, str]:
     """``--demo``: throwaway domain, keys and API key stand in for the ones not set."""
-    defaults = {"TRUSTPILOT_DOMAIN": DEMO_DOMAIN}
+    defaults = {"TRUSTPILOT_DOMAIN": DEMO_DOMAIN,
+                "DATA_KEY": base64.b64encode(hashlib.sha256(b"receiver demo data key").digest()).decode()}
     if not (given(environ, "TRUSTPILOT_ENCRYPT_KEY") or given(environ, "TRUSTPILOT_AUTH_KEY")):
         keys = demo_keys()
         defaults["TRUSTPILOT_ENCRYPT_KEY"] = base64.b64encode(keys.encrypt).decode()

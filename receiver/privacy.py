@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+from .text import normal_address
+
+ADDRESS_KEY_LENGTH = 64  # hex characters of an HMAC-SHA256
+
+
+def address_key(data_key: bytes, email: str | None) -> str | None:
+    """The customer's *address key*: HMAC-SHA256 under the server's ``DATA_KEY`` of the address in
+    ``text.normal_address``'s form, in hex. Every lookup by address (erasure, suppression, the frequency cap, the
+    console's search) compares these, so that casing and the Unicode or punycode form of a domain never matter and
+    no list needs the address itself. None when ``email`` is not an address."""
+    normal = normal_address(email)
+    if normal is None:
+        return None
+    return hmac.new(data_key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+
 
 def mask_email(email: str | None) -> str:
     """``jane.doe@example.com`` -> ``j***@example.com``; anything unreadable -> ``***``."""

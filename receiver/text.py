@@ -55,6 +55,18 @@ def valid_email(value: Any) -> str | None:
     return email
 
 
+
+def normal_address(value: Any) -> str | None:
+    """The one form of an address that lookups compare (the address key is made of it): ``valid_email``'s form
+    with the local part NFKC-normalised and case-folded (``Jörg.Müller@Example.COM`` and
+    ``jörg.müller@example.com`` are one customer), the domain in IDNA form, lower case (``åsa@bücher.de`` and
+    ``åsa@xn--bcher-kva.de`` are one). None when ``value`` is not an address at all."""
+    email = valid_email(value)
+    if email is None:
+        return None
+    local, _, domain = email.rpartition("@")
+    return f"{unicodedata.normalize('NFKC', local).casefold()}@{domain.lower()}"
+
 # -- host names -------------------------------------------------------------------------------------
 
 def is_domain(value: str) -> bool:
