@@ -88,6 +88,7 @@ def keys_environ(database: str, workdir: Path) -> dict[str, str]:
         "TRUSTPILOT_DOMAIN": DOMAIN,
         "TRUSTPILOT_ENCRYPT_KEY": base64.b64encode(b"e" * 32).decode(),
         "TRUSTPILOT_AUTH_KEY": base64.b64encode(b"a" * 32).decode(),
+        "DATA_KEY": base64.b64encode(b"d" * 32).decode(),
         "SEGMENT_API_KEYS": API_KEY,
         "SENDER": "log",
         "PYTHONUNBUFFERED": "1",
@@ -305,7 +306,8 @@ def metrics_client(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
     from receiver.web import create_app
 
     settings = load_settings(keys_environ(database, workdir), intake=True)
-    store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+    store = Store(settings.database.url, timeout_seconds=settings.database.timeout,
+                  data_key=settings.database.data_key)
     try:
         store.upgrade()
         yield create_app(settings, store=store).test_client(), store

@@ -13,6 +13,10 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
     store.sessions.is_open(token, now=now)
+    store.suppressions.reason_for([key])
+
+``data_key`` (``DATA_KEY``) gives every stored address its *address key* (``privacy.address_key``); a store opened
+without one may read and migrate, but refuses to store an address (``MissingDataKey``).
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
-from .erasure import Erasure
+from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
+from .erasure import Erasure, Forgotten
 from .gauges import Gauges, QueueGauges
-from .outbox import Job, NewInvitation, Outbox
+from .outbox import Invited, Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
@@ -43,26 +47,30 @@ from .schema import (
     invitations,
     metadata,
     service_state,
+    suppression_list,
     user_traits,
 )
 from .sessions import ConsoleSessions
-from .traits import StoredTrait, Traits, TraitUpdate, identity_key
+from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
+from .traits import ADDRESS_MARK, EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
-    "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
-    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
-    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
+    "ADDRESS_MARK", "BOUNCED", "ConsoleSessions", "DEAD", "Database", "EMAIL_TRAIT", "EXPIRED", "Erasure", "ErrorRow",
+    "FINISHED", "FORGOTTEN", "Forgotten", "Gauges", "InvitationRow", "Invited", "Job", "MAX_ERROR", "MissingDataKey",
+    "NewInvitation", "OPERATOR", "Outbox", "PENDING", "QUEUED", "QueueGauges", "RETRYING", "Reports", "SENDING",
+    "SENT", "STATES", "SUPPRESSED", "Store", "StoreUnavailable", "StoredTrait", "Suppressions", "TraitUpdate",
+    "Traits", "UNSUBSCRIBED", "UTCDateTime", "WAITING", "WaitingOrder", "WaitingOrders", "audience_reason",
+    "console_sessions", "deadline", "identity_key", "invitations", "make_engine", "metadata", "reset_deadline",
+    "service_state", "set_deadline", "suppression_list", "user_traits",
 ]
 
 
 class Store:
     """The database of one process: its parts share one engine (and on SQLite, one intake writer lock)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
-        self.database = Database(url, timeout_seconds=timeout_seconds)
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
+        self.database = Database(url, timeout_seconds=timeout_seconds, data_key=data_key)
         self.outbox = Outbox(self.database)
         self.traits = Traits(self.database)
         self.waiting = WaitingOrders(self.database)
@@ -70,6 +78,7 @@ class Store:
         self.reports = Reports(self.database)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.gauges = Gauges(self.database, self.reports)
+        self.suppressions = Suppressions(self.database)  # address keys never to be mailed, and why
 
     @property
     def engine(self) -> Engine:
@@ -79,9 +88,18 @@ class Store:
     def dialect(self) -> str:
         return self.database.dialect
 
+    def address_key(self, email: str | None) -> str | None:
+        """The address key ``email`` is stored and looked up under (None when it is no address)."""
+        return self.database.address_key(email)
+
     def upgrade(self) -> None:
-        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently."""
+        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently. A store with
+        ``DATA_KEY`` that was behind also gives the addresses stored before address keys theirs (a migration cannot:
+        it has no ``DATA_KEY``)."""
+        behind = not migrations.is_migrated(self.database.engine)
         migrations.upgrade(self.database.engine)
+        if behind and self.database.has_data_key:
+            self.erasure.backfill()
 
     def is_migrated(self) -> bool:
         """True when the database answers and carries the newest migration."""
