@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import TrustpilotSettings
-from .customers import customer_traits, identities, rules_of
+from .customers import customer_traits, identities, rules_of, traits_and_owners
 from .invitation import NOTE, Invitation, Rejected, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
@@ -73,6 +73,7 @@ class Preview:
     verdict: Verdict
     invitation: Invitation | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    trait_owners: Mapping[str, str] = field(default_factory=dict)  # stored trait used -> its identity (user:u-1)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,9 @@ class Intake:
             verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
         if not invitation.email:  # waiting for its email (or suppressed before it had one): no link to show yet
             return Preview(replace(verdict, call_type=call_type))
-        return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
+        owners = {name: owner for name, (owner, _value) in
+                  traits_and_owners(invitation.user_id, invitation.anonymous_id, stored).items()}
+        return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources, owners)
 
     def order_key(self, invitation: Invitation) -> str:
         """What makes a second order the same order: its ref (``DEDUPE_ORDERS``, the default), else its message."""
