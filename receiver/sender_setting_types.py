@@ -183,6 +183,11 @@ class DkimSigning:
     def record_name(self) -> str:
         return f"{self.selector}._domainkey.{self.domain}"
 
+    def aligned_with(self, ascii_domain: str) -> bool:
+        """Whether DMARC's relaxed alignment holds for a From domain: ``d=`` is that domain or a parent of it."""
+        domain = ascii_domain.lower().rstrip(".")
+        return domain == self.domain or domain.endswith(f".{self.domain}")
+
 
 def _pem_text(text: str, name: str) -> bytes:
     """The PEM given inline (real line breaks, or ``\\n`` as one-line environments write them), else the file the

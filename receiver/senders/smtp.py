@@ -175,6 +175,10 @@ class SmtpSender:
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
         self._warned_plaintext_login = False
+        dkim = settings.dkim
+        if dkim is not None and not dkim.aligned_with(ascii_domain(settings.mail_from.domain)):
+            log.warning("DKIM: the signing domain %s is neither MAIL_FROM's domain nor a parent of it: the emails are "
+                        "signed, but DMARC does not count the signature", dkim.domain)
 
     # -- the message ------------------------------------------------------------------------------
 

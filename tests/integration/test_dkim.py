@@ -109,6 +109,23 @@ def test_list_unsubscribe_headers_are_signed_when_present():
     assert not verified(tampered(content, b"List-Unsubscribe=One-Click", b"List-Unsubscribe=Two-Click"))
 
 
+class WithAwkwardLines(SmtpSender):
+    """A text part whose lines SMTP and canonicalization touch: leading dots (dot-stuffed on the wire), ``From ``,
+    trailing white space, runs of blanks, bare line feeds and empty lines at the end."""
+
+    def build_message(self, invitation):
+        message = super().build_message(invitation)
+        message.get_body(("plain",)).set_content(".one dot\n..two dots\nFrom here  \n\ttabbed   text \t\n\n\n")
+        return message
+
+
+def test_the_bytes_signed_are_the_bytes_received_whatever_smtp_does_to_dots_and_line_ends():
+    content = received_through(dkim_env, sender_class=WithAwkwardLines)
+    assert b"\r\n.one dot\r\n..two dots\r\n" in content and b"\n" not in content.replace(b"\r\n", b"")
+    assert verified(content)
+    assert not verified(tampered(content, b"\r\n..two dots", b"\r\n.two dots"))
+
+
 @pytest.mark.parametrize("name,email,locale", [
     ("Jürgen Müller-Lüdenscheidt", "jane.doe@example.com", "de-DE"),  # encoded words in To and Subject
     ("Jane Doe", "jürgen@example.com", None),  # SMTPUTF8: raw UTF-8 in the To header

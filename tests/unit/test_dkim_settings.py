@@ -7,9 +7,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from receiver.cli import main
 from receiver.config import ConfigError
-from receiver.senders.smtp import settings_from_environ
+from receiver.senders.smtp import SmtpSender, settings_from_environ
 from support.data import base_env
 from support.dkim import pem, published_value, rsa_key
+from support.logs import Captured
 
 SMTP = {"SMTP_URL": "smtp://relay.internal", "MAIL_FROM": "Shop <reviews@Bücher.example>"}
 
@@ -101,3 +102,16 @@ def test_dkim_record_problems_are_one_line_each_and_exit_2(env, problem):
     result = CliRunner().invoke(main, ["dkim-record"], env=env)
     assert result.exit_code == 2
     assert result.output.splitlines() == [f"configuration error: {problem}"]
+
+
+def test_a_signing_domain_that_dmarc_does_not_align_with_mail_from_is_warned_about_at_start():
+    env = {**SMTP, "DKIM_PRIVATE_KEY": pem(rsa_key()), "DKIM_SELECTOR": "s"}
+    for domain, warned in (("", False), ("bücher.example", False), ("mail.example.net", True)):
+        with Captured() as captured:
+            SmtpSender(settings_from_environ({**env, "DKIM_DOMAIN": domain}))
+        lines = [line["message"] for line in captured.lines if line["level"] == "warning"]
+        assert bool(lines) == warned, (domain, lines)
+    assert lines == ["DKIM: the signing domain mail.example.net is neither MAIL_FROM's domain nor a parent of it: "
+                     "the emails are signed, but DMARC does not count the signature"]
+    signing = settings_from_environ({**env, "DKIM_DOMAIN": "example.com"}).dkim
+    assert signing.aligned_with("news.example.com") and not signing.aligned_with("badexample.com")
