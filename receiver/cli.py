@@ -202,6 +202,20 @@ def status() -> None:
     store.close()
 
 
+@main.command("dkim-record")
+def dkim_record() -> None:
+    """Print the DNS TXT record that publishes the public half of DKIM_PRIVATE_KEY (at DKIM_SELECTOR, DKIM_DOMAIN)."""
+    try:
+        signing = config.load_dkim()
+    except ConfigError as exc:
+        fail(exc.problems)
+    name, value = signing.record_name(), signing.key.record_value()
+    click.echo(f"name:  {name}\ntype:  TXT\nvalue: {value}")
+    # a zone file takes at most 255 characters per quoted string: a 2048-bit key's record is cut into several
+    strings = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    click.echo(f"zone file: {name}. 3600 IN TXT ( {strings} )")
+
+
 # -- replay ---------------------------------------------------------------------------------------
 
 @main.command()

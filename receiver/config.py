@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,9 @@ from .declare import describe as describe_settings
 from .declare import markdown as markdown_tables
 from .forwarded import HEROKU_STYLE, TrustedProxies, parse_trusted_proxies
 from .sender_setting_types import (
+    DkimKey,
+    DkimPrivateKey,
+    DkimSigning,
     HeaderMap,
     HttpUrl,
     MailAddress,
@@ -76,7 +80,7 @@ __all__ = [  # what other modules import from here, some of it defined in the mo
     "load_auth", "load_database", "load_keys", "log_options", "email_look", "describe", "markdown",
     "environment", "read_dotenv", "demo_keys", "demo_banner", "parse_locale_hosts",
     "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
-    "mask_url", "DEFAULT_DATABASE_URL",
+    "mask_url", "DEFAULT_DATABASE_URL", "DkimSigning", "dkim_signing", "load_dkim",
 ]
 
 DEMO_DOMAIN = "example.com"
@@ -123,6 +127,9 @@ HTTP = "HTTP callback sender (SENDER=http)"
 CONSOLE = "Web console"
 LIMITS = "Limits"
 SERVER = "Server and logs"
+
+
+SELECTOR = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 
 
 def _host(message: str, example: str, **kw: Any) -> Pattern:
@@ -255,6 +262,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TEMPLATE_DIR", Text(label="folder"), SMTP, "Your own email templates, overriding the shipped ones file "
             "by file (checked when the sender starts).", "/app/email-templates", attr="template_dir", process=WORKER,
             unset="the shipped templates"),
+    Setting("DKIM_PRIVATE_KEY", DkimPrivateKey(), SMTP, "Sign every email with DKIM (see [DKIM](#dkim)): an RSA "
+            "private key in PEM, inline or the path of its file.", "/etc/receiver/dkim.pem", attr="dkim_key",
+            process=WORKER, secret=True, unset="none (not signed)"),
+    Setting("DKIM_SELECTOR", Pattern(SELECTOR, "must be a DNS label such as mail2026 (letters, digits, - and .)",
+                                     label="DNS label", refused=("_bad", "has space", "a..b")), SMTP,
+            "The DKIM selector: the record is published at `<selector>._domainkey.<domain>`; required with "
+            "`DKIM_PRIVATE_KEY`.", "mail2026", attr="dkim_selector", process=WORKER),
+    Setting("DKIM_DOMAIN", _host("must be a bare domain such as example.com", "example.com"), SMTP,
+            "The signing domain (`d=`); for DMARC it should be `MAIL_FROM`'s domain or a parent of it.", "example.com",
+            attr="dkim_domain", process=WORKER, unset="`MAIL_FROM`'s domain"),
     # -- the http callback sender --
     Setting("CALLBACK_URL", HttpUrl(), HTTP, "Where the `http` sender POSTs each invitation.",
             "https://mailer.example.com/hooks/trustpilot", attr="url", process=WORKER, required=True,
@@ -554,6 +571,43 @@ def log_options(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
     """``(LOG_LEVEL, LOG_FORMAT)``, checked."""
     values = _only(("LOG_LEVEL", "LOG_FORMAT"), environ)
     return values["LOG_LEVEL"], values["LOG_FORMAT"]
+
+
+DKIM_NAMES = ("DKIM_PRIVATE_KEY", "DKIM_SELECTOR", "DKIM_DOMAIN")
+
+
+def dkim_signing(key: DkimKey | None, selector: str, domain: str,
+                 mail_from_domain: str | None) -> tuple[DkimSigning | None, list[str]]:
+    """DKIM's rule over its three settings (once each could be read): the key needs a selector, a selector or domain
+    needs the key; the domain defaults to ``MAIL_FROM``'s, in its ASCII (IDNA) form."""
+    if key is None:
+        given_alone = [name for name, value in zip(DKIM_NAMES[1:], (selector, domain), strict=True) if value]
+        return None, [f"{name} is set but DKIM_PRIVATE_KEY is not (nothing would be signed)" for name in given_alone]
+    if not selector:
+        return None, ["DKIM_SELECTOR is not set: DKIM_PRIVATE_KEY needs it (e.g. mail2026)"]
+    source = "DKIM_DOMAIN" if domain else "MAIL_FROM's domain"
+    domain = domain or mail_from_domain or ""
+    if not domain:
+        return None, ["DKIM_DOMAIN is not set and there is no MAIL_FROM to take the domain from"]
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None, [f"{source} cannot be written in ASCII (IDNA)" + ("" if source == "DKIM_DOMAIN" else
+                                                                        ": set DKIM_DOMAIN")]
+    return DkimSigning(key, selector.lower(), ascii_domain), []
+
+
+def load_dkim(environ: Mapping[str, str] | None = None) -> DkimSigning:
+    """The DKIM settings alone (``receiver dkim-record``); ``ConfigError`` when they are unusable or not set."""
+    environ = environment() if environ is None else environ
+    names = DKIM_NAMES + (("MAIL_FROM",) if given(environ, "MAIL_FROM") and not given(environ, "DKIM_DOMAIN") else ())
+    values = _only(names, environ)
+    mail_from = values.get("MAIL_FROM")
+    signing, problems = dkim_signing(values["DKIM_PRIVATE_KEY"], values["DKIM_SELECTOR"], values["DKIM_DOMAIN"],
+                                     mail_from.domain if mail_from else None)
+    if signing is None:
+        raise ConfigError(problems or ["DKIM_PRIVATE_KEY is not set (an RSA private key in PEM, or its file)"])
+    return signing
 
 
 @dataclass(frozen=True)

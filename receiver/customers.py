@@ -32,14 +32,23 @@ def customer_traits(user_id: str | None, anonymous_id: str | None,
     or with none. An order without a userId uses only anonymousId traits set with none. A shared browser, a kiosk
     or a server-side constant anonymousId so never hands one customer's address to another.
     """
-    known: dict[str, Any] = {}
+    return {name: value for name, (_identity, value) in traits_and_owners(user_id, anonymous_id, recalled).items()}
+
+
+def traits_and_owners(user_id: str | None, anonymous_id: str | None,
+                      recalled: Mapping[str, Mapping[str, StoredTrait]]) -> dict[str, tuple[str, Any]]:
+    """``customer_traits``, each value with the identity it is stored under (``user:u-1``): the console's preview
+    says whose stored traits it used."""
+    known: dict[str, tuple[str, Any]] = {}
     if anonymous_id:
-        for name, trait in recalled.get(identity_key("anon", anonymous_id), {}).items():
+        anon = identity_key("anon", anonymous_id)
+        for name, trait in recalled.get(anon, {}).items():
             if trait.value is not None and (trait.user_id is None or (bool(user_id) and trait.user_id == user_id)):
-                known[name] = trait.value
+                known[name] = (anon, trait.value)
     if user_id:
-        own = recalled.get(identity_key("user", user_id), {})
-        known.update({name: trait.value for name, trait in own.items() if trait.value is not None})
+        user = identity_key("user", user_id)
+        known.update({name: (user, trait.value) for name, trait in recalled.get(user, {}).items()
+                      if trait.value is not None})
     return known
 
 

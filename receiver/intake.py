@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import TrustpilotSettings
 from .consent import delete_user, note_suppressed_order, sync_audiences
-from .customers import customer_traits, identities, rules_of
+from .customers import customer_traits, identities, rules_of, traits_and_owners
 from .invitation import NOTE, Invitation, Rejected, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
     DELETE,
@@ -74,6 +74,7 @@ class Preview:
     verdict: Verdict
     invitation: Invitation | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    trait_owners: Mapping[str, str] = field(default_factory=dict)  # stored trait used -> its identity (user:u-1)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,9 @@ class Intake:
             verdict = replace(verdict, message="Would be stored as an invitation (a preview stores nothing)")
         if not invitation.email:  # waiting for its email (or suppressed before it had one): no link to show yet
             return Preview(replace(verdict, call_type=call_type))
-        return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources)
+        owners = {name: owner for name, (owner, _value) in
+                  traits_and_owners(invitation.user_id, invitation.anonymous_id, stored).items()}
+        return Preview(replace(verdict, call_type=call_type), classified.invitation, classified.sources, owners)
 
     def order_key(self, invitation: Invitation) -> str:
         """What makes a second order the same order: its ref (``DEDUPE_ORDERS``, the default), else its message."""

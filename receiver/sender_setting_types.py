@@ -1,5 +1,6 @@
-"""The value types of the built-in senders' settings: an SMTP server URL, mail addresses, a PEM file, a callback
-URL, a Standard Webhooks secret and a JSON object of HTTP headers.
+"""The value types of the built-in senders' settings: an SMTP server URL, mail addresses, a PEM file, a DKIM
+signing key (and the DNS record it needs), a callback URL, a Standard Webhooks secret and a JSON object of HTTP
+headers.
 
 Like every ``declare.Kind``: one problem line each, naming the variable; a URL or secret is never repeated
 (it may hold a password).
@@ -15,9 +16,13 @@ import ssl
 from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .declare import Kind, Setting
 from .setting_types import mask_url
@@ -150,6 +155,79 @@ class PemFile(Kind):
         except (OSError, ssl.SSLError, ValueError):
             raise ValueError(f"{setting.name} cannot be read as PEM certificates") from None
         return text
+
+
+MIN_DKIM_BITS = 1024  # what verifiers accept at least (RFC 8301); 2048 is what to generate
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """An RSA signing key: PKCS#1 PEM (the form dkimpy reads) and the public key's DER for the DNS record."""
+
+    private_pem: bytes = field(repr=False)
+    public_der: bytes = field(repr=False)
+
+    def record_value(self) -> str:
+        """The TXT record's text (RFC 6376 section 3.6.1): ``v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>``."""
+        return f"v=DKIM1; k=rsa; p={base64.b64encode(self.public_der).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class DkimSigning:
+    """What the SMTP sender signs with: the key, the selector and the signing domain (``d=``, ASCII)."""
+
+    key: DkimKey
+    selector: str
+    domain: str
+
+    def record_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+    def aligned_with(self, ascii_domain: str) -> bool:
+        """Whether DMARC's relaxed alignment holds for a From domain: ``d=`` is that domain or a parent of it."""
+        domain = ascii_domain.lower().rstrip(".")
+        return domain == self.domain or domain.endswith(f".{self.domain}")
+
+
+def _pem_text(text: str, name: str) -> bytes:
+    """The PEM given inline (real line breaks, or ``\\n`` as one-line environments write them), else the file the
+    text names."""
+    if text.startswith("-----BEGIN"):
+        return text.replace("\\n", "\n").encode("ascii", "replace")
+    try:
+        return Path(text).read_bytes()
+    except (OSError, ValueError):
+        raise ValueError(f"{name} is neither PEM text (-----BEGIN ...) nor a readable file") from None
+
+
+class DkimPrivateKey(Kind):
+    """An unencrypted RSA private key in PEM (PKCS#1 or PKCS#8), inline or in a file; never repeated."""
+
+    label = "PEM text or file"
+    refused = ("not a key", "/nonexistent/dkim.pem", "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----")
+
+    def parse(self, text: str, setting: Setting) -> DkimKey:
+        name = setting.name
+        try:
+            key = serialization.load_pem_private_key(_pem_text(text, name), password=None)
+        except TypeError:
+            raise ValueError(f"{name} is encrypted: give the key without a passphrase") from None
+        except ValueError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise ValueError(f"{name} is not a PEM private key") from None
+        except Exception:  # cryptography's UnsupportedAlgorithm, and whatever else an odd key makes it raise
+            raise ValueError(f"{name} is not a PEM private key") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{name} must be an RSA key (Ed25519 and others are not supported)")
+        if key.key_size < MIN_DKIM_BITS:
+            raise ValueError(f"{name} must be an RSA key of at least {MIN_DKIM_BITS} bits (2048 recommended), "
+                             f"not {key.key_size}")
+        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption())
+        public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        return DkimKey(private, public)
 
 
 class HttpUrl(Kind):

@@ -7,6 +7,7 @@ Settings (declared in ``config``, the group ``config.SMTP``; read by ``from_envi
 - ``SMTP_CA_FILE``: PEM certificate(s) to trust for the server (a private CA, a self-signed relay).
 - ``SMTP_TIMEOUT``: for connecting and for each command (``30s`` by default).
 - ``MAIL_FROM`` (required), ``MAIL_REPLY_TO``, ``MAIL_BCC``, ``BUSINESS_NAME``, ``TEMPLATE_DIR``.
+- ``DKIM_PRIVATE_KEY``, ``DKIM_SELECTOR``, ``DKIM_DOMAIN``: every message DKIM-signed (``dkim_signing``).
 
 Failures: a reply about this invitation's recipient or message is transient when 4xx and permanent
 when 5xx (e.g. 550 no such mailbox). Failing to connect, to start TLS, to log in or to have MAIL_FROM
@@ -39,10 +40,11 @@ from email.utils import format_datetime
 
 from .. import emails
 from ..clock import Clock, utcnow
-from ..config import SMTP, ConfigError, email_look, read_group
+from ..config import SMTP, ConfigError, DkimSigning, dkim_signing, email_look, read_group
 from ..emails import EmailTemplates
 from ..privacy import mask_email
 from . import ReadyInvitation, SendFailure
+from . import dkim_signing as signatures
 
 log = logging.getLogger("receiver.senders.smtp")
 
@@ -74,6 +76,7 @@ class SmtpSettings:
     ca_file: str | None
     business_name: str
     template_dir: str | None
+    dkim: DkimSigning | None = None
 
     def tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_file)
@@ -86,13 +89,16 @@ class SmtpSettings:
 def settings_from_environ(environ: Mapping[str, str]) -> SmtpSettings:
     """Every SMTP setting, checked, and the templates with them; ``ConfigError`` lists every problem."""
     values, problems = read_group(SMTP, environ)
+    dkim, signing = (values.pop("dkim_key"), values.pop("dkim_selector"), values.pop("dkim_domain")), None
+    if not problems:  # DKIM's rule looks at its settings once each could be read (MAIL_FROM too: its domain)
+        signing, problems = dkim_signing(*dkim, values["mail_from"].domain)
     look = email_look(environ)
     problems.extend(emails.templates(look.template_dir).problems())  # compiled once per process and folder
     if problems:
         raise ConfigError(problems)
     server = values.pop("server")
     return SmtpSettings(**asdict(server), **{**values, "business_name": look.business_name,
-                                             "template_dir": look.template_dir})
+                                             "template_dir": look.template_dir, "dkim": signing})
 
 
 def from_environ(environ: Mapping[str, str]) -> SmtpSender:
@@ -169,6 +175,10 @@ class SmtpSender:
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
         self._warned_plaintext_login = False
+        dkim = settings.dkim
+        if dkim is not None and not dkim.aligned_with(ascii_domain(settings.mail_from.domain)):
+            log.warning("DKIM: the signing domain %s is neither MAIL_FROM's domain nor a parent of it: the emails are "
+                        "signed, but DMARC does not count the signature", dkim.domain)
 
     # -- the message ------------------------------------------------------------------------------
 
@@ -282,6 +292,8 @@ class SmtpSender:
             raise SendFailure("the recipient's address is not ASCII and the SMTP server does not offer SMTPUTF8",
                               transient=False)
         data = message.as_bytes(policy=policy.SMTPUTF8 if needs_utf8 else policy.SMTP)
+        if self.settings.dkim is not None:  # over the very bytes that are sent: nothing may change them after this
+            data = signatures.sign(data, self.settings.dkim)
         try:
             self._transaction(conn, recipient, data, ["SMTPUTF8"] if needs_utf8 else [], scrub)
         except SendFailure:

@@ -246,12 +246,46 @@ def test_preview_takes_the_email_from_stored_traits_and_says_so_and_renders_in_t
     token = sign_in(client)
     page = html.unescape(client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(order)})
                          .get_data(as_text=True))
-    assert "<th>email</th><td>anna@example.de</td><td><code>stored traits.email</code>" in page
-    assert "<th>name</th><td>Anna</td><td><code>stored traits.first_name</code>" in page
+    assert "<th>email</th><td>a***@example.de</td><td><code>stored traits of user:u-9 (email), masked</code>" in page
+    assert "<th>name</th><td>A***</td><td><code>stored traits of user:u-9 (first_name), masked</code>" in page
     assert "<th>locale</th><td>de-DE</td><td><code>context.locale</code>" in page
     assert "The email (de)" in page
     assert "https://de.trustpilot.com/evaluate-bgl/" in page
     assert store.reports.find(message_id="o-1") is None
+
+
+def test_preview_of_an_order_with_only_a_user_id_reveals_neither_the_stored_email_nor_the_name(client, store,
+                                                                                               settings):
+    identify = {"type": "identify", "messageId": "id-2", "userId": "u-42", "anonymousId": "a-42",
+                "traits": {"email": "Anna.Beispiel@Example.de", "firstName": "Annabel", "lastName": "Beispielhaft"}}
+    assert client.post("/segment", json=identify, headers=basic_auth(API_KEY)).status_code == 200
+    token = sign_in(client)
+    order = {"type": "track", "event": "Order Completed", "messageId": "o-42", "userId": "u-42",
+             "properties": {"order_id": "A-42"}}
+    answer = client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(order)})
+    raw = answer.get_data(as_text=True)
+    page = html.unescape(raw)
+    assert answer.status_code == 200 and 'id="verdict">accepted<' in page
+    for personal in ("anna.beispiel", "Annabel", "Beispielhaft"):  # nowhere: fields, payload, email, its HTML
+        assert personal.lower() not in page.lower() and personal.lower() not in html.unescape(page).lower()
+    assert "<th>email</th><td>A***@example.de</td><td><code>stored traits of user:u-42 (email), masked</code>" in page
+    assert ("<th>name</th><td>A***</td><td><code>stored traits of user:u-42 (first_name + last_name), masked</code>"
+            in page)
+    assert 'id="masked"' in raw
+    link = re.search(r'<pre id="link">([^<]+)</pre>', page).group(1)
+    assert bgl.decode(link, settings.trustpilot.keys)["email"] == "A***@example.de"  # nor inside the link
+    assert "Hi A***," in re.search(r'<pre id="email-text">(.+?)</pre>', page, re.S).group(1)
+
+    guest = {"type": "identify", "messageId": "id-3", "anonymousId": "a-77", "traits": {"firstName": "Kasimir"}}
+    assert client.post("/segment", json=guest, headers=basic_auth(API_KEY)).status_code == 200
+    own_email = {"type": "track", "event": "Order Completed", "messageId": "o-43", "anonymousId": "a-77",
+                 "properties": {"order_id": "A-43", "email": "given@example.com"}}
+    page = html.unescape(client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(own_email)})
+                         .get_data(as_text=True))
+    assert "<th>email</th><td>given@example.com</td><td><code>properties.email</code>" in page  # pasted: shown
+    assert "<th>name</th><td>K***</td><td><code>stored traits of anon:a-77 (first_name), masked</code>" in page
+    assert "Kasimir" not in page
+    assert store.reports.find(message_id="o-42") is None and store.reports.find(message_id="o-43") is None
 
 
 def test_preview_of_a_stored_message_or_order_says_duplicate_as_the_endpoint_would_and_still_shows_it(client, store):

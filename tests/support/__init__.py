@@ -12,6 +12,7 @@
 - ``support.messages``: Hypothesis strategies for Segment-shaped input
 - ``support.layers``: what the unit and integration layers refuse (databases, sockets, processes)
 - ``support.logs``: ``Captured``, the log records of a test as JSON log lines
+- ``support.dkim``: DKIM test keys and a DNS answer for dkimpy's verifier
 
 ``tests`` is on ``sys.path`` through pytest's ``pythonpath`` setting, so ``import support`` works from any folder.
 """
