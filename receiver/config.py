@@ -41,6 +41,7 @@ from .sender_setting_types import (
     MailAddress,
     MailAddresses,
     PemFile,
+    PublicUrl,
     SmtpServer,
     SmtpUrl,
     WebhookSecret,
@@ -228,6 +229,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION", Duration(), WORKER_GROUP, "Erase personal data of finished invitations after this long (the "
             "worker does it hourly, `receiver purge` at once).", "14d", default="30d", attr="retention",
             process=WORKER),
+    Setting("PUBLIC_URL", PublicUrl(), WORKER_GROUP, "This service's own address as customers reach it: turns "
+            "on [one-click unsubscribe](#unsubscribes): every invitation gets a signed link "
+            "`<PUBLIC_URL>/unsubscribe/<token>` (in the email's `List-Unsubscribe` header and footer, and the "
+            "callback's `unsubscribe_url`). Not set: none, and the worker warns at start.",
+            "https://reviews.example.com", attr="public_url", process=WORKER,
+            unset="not set: no unsubscribe link"),
     # -- the smtp sender --
     Setting("SMTP_URL", SmtpUrl(), SMTP, "SMTP server: `smtp://` (STARTTLS when offered; `?starttls=require` "
             "insists), `smtps://` (TLS), credentials URL-encoded; `?verify=false` skips certificate checks.",
@@ -373,6 +380,7 @@ class WorkerSettings:
     worker_batch: int
     max_event_age: float  # 0: no limit
     retention: float
+    public_url: str | None  # PUBLIC_URL, without a trailing /; None: no unsubscribe links
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .endpoints import segment, tracking
 from .errors import register_error_handlers
 from .ops import ops
 from .services import SERVICES, Services, services
+from .unsubscribe import request_limiter, unsubscribe
 
 log = logging.getLogger("receiver.web")
 access = logging.getLogger("receiver.web.access")  # one line per request: method, path, status, time; no header, no user
@@ -43,10 +44,12 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body or settings.limits.max_body
     app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
     store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout)
-    app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock)
+    app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock,
+                                        unsubscribe_limiter=request_limiter(clock))
     app.register_blueprint(segment)
     app.register_blueprint(tracking)
     app.register_blueprint(ops)
+    app.register_blueprint(unsubscribe)  # its signed token is its authority: no Segment auth, no console CSRF
     if settings.console.enabled:  # off otherwise: every /console path is a 404 like any unknown path
         # imported here, when it is on: the console imports this package's services, so a top-level import
         # would be a cycle
