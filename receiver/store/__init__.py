@@ -13,6 +13,10 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
     store.sessions.is_open(token, now=now)
+    store.suppressions.reason_for([key])
+
+``data_key`` (``DATA_KEY``) gives every stored address its *address key* (``privacy.address_key``); a store opened
+without one may read and migrate, but refuses to store an address (``MissingDataKey``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
+from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
 from .erasure import Erasure
 from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
@@ -43,13 +47,16 @@ from .schema import (
     invitations,
     metadata,
     service_state,
+    suppression_list,
     user_traits,
 )
 from .sessions import ConsoleSessions
+from .suppressions import BOUNCED, FORGOTTEN, UNSUBSCRIBED, Suppressions, audience_reason
 from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
+    "BOUNCED", "FORGOTTEN", "UNSUBSCRIBED", "MissingDataKey", "Suppressions", "audience_reason", "suppression_list",
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
     "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
     "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
@@ -61,8 +68,8 @@ __all__ = [
 class Store:
     """The database of one process: its parts share one engine (and on SQLite, one intake writer lock)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
-        self.database = Database(url, timeout_seconds=timeout_seconds)
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
+        self.database = Database(url, timeout_seconds=timeout_seconds, data_key=data_key)
         self.outbox = Outbox(self.database)
         self.traits = Traits(self.database)
         self.waiting = WaitingOrders(self.database)
@@ -70,6 +77,7 @@ class Store:
         self.reports = Reports(self.database)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.gauges = Gauges(self.database, self.reports)
+        self.suppressions = Suppressions(self.database)  # address keys never to be mailed, and why
 
     @property
     def engine(self) -> Engine:

@@ -60,16 +60,19 @@ class Job:
     invitation: Invitation
     attempts: int
     lease_token: str
+    address_key: str | None = None  # of the invitation's email: the suppression list's and the cooldown's key
 
 
-_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
+_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at",
+            "address_key")
 
 
 def _job(row: Any, token: str) -> Job:
     invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at)
-    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
+    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token,
+               address_key=row.address_key)
 
 
 @functools.cache
@@ -144,8 +147,7 @@ class Outbox:
                 raise
             return None
 
-    @staticmethod
-    def _values(row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
+    def _values(self, row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
         invitation = row.invitation
         return {
             "message_id": invitation.message_id,
@@ -153,6 +155,7 @@ class Outbox:
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
             "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
+            "address_key": self.database.address_key(invitation.email or None),
             "name": invitation.name or None,
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
