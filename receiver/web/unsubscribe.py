@@ -15,15 +15,15 @@ Requests are limited per client (as ``TRUSTED_PROXIES`` names it) and from every
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
+from ..clock import Clock
 from ..config import email_look
 from ..privacy import address_key
 from ..ratelimit import RateLimiter
-from ..store import Store, StoreUnavailable
+from ..store import UNSUBSCRIBED, Store, StoreUnavailable
 from ..store.reports import InvitationRow
 from ..text import language_of
 from ..unsubscribe import UnsubscribeTokens
@@ -33,7 +33,6 @@ log = logging.getLogger("receiver.web.unsubscribe")
 
 unsubscribe = Blueprint("unsubscribe", __name__)
 LANGUAGES = ("en", "da", "de", "es", "fr", "nl")  # receiver/templates/unsubscribe/<language>.html; English first
-UNSUBSCRIBED = "unsubscribed"  # the suppression list's reason
 REQUESTS = 60  # requests per client ...
 WINDOW = timedelta(minutes=1)  # ... within this window, then 429 until the oldest leaves it
 GLOBAL_REQUESTS = 3000  # requests from all clients together within the window
@@ -48,7 +47,7 @@ HEADERS = {
 }
 
 
-def request_limiter(clock: Any) -> RateLimiter:
+def request_limiter(clock: Clock) -> RateLimiter:
     """The page's limiter (one per process), on the app's clock."""
     return RateLimiter(clock, REQUESTS, WINDOW, global_limit=GLOBAL_REQUESTS)
 
@@ -79,10 +78,10 @@ def _language(row: InvitationRow) -> str:
     return language if language in LANGUAGES else LANGUAGES[0]
 
 
-def suppress(store: Store, row: InvitationRow, data_key: bytes, now: Any) -> bool:
-    """Put the invitation's address key on the suppression list as ``unsubscribed``; False when it has no address
-    left (erased), so nothing to put there."""
-    key = address_key(data_key, row.email)
+def suppress(store: Store, row: InvitationRow, data_key: bytes, now: datetime) -> bool:
+    """Put the invitation's address key on the suppression list as ``unsubscribed`` (a row stored before address
+    keys has it made from its address); False when there is none (nothing stored to go by)."""
+    key = row.address_key or address_key(data_key, row.email)
     if key is None:
         return False
     store.suppressions.add(key, UNSUBSCRIBED, now=now)
@@ -110,5 +109,5 @@ def unsubscribe_page(token: str) -> Response:
         suppressed = suppress(found.store, row, found.settings.database.data_key, found.clock())
     except StoreUnavailable:
         return _page("unavailable", _asked_language(), 503)
-    log.info("invitation %s: its customer unsubscribed%s", row.id, "" if suppressed else " (its address was erased)")
+    log.info("invitation %s: its customer unsubscribed%s", row.id, "" if suppressed else " (no address key to list)")
     return _page("done", _language(row))
