@@ -13,7 +13,7 @@ from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.smtp import SmtpSender, message_id, settings_from_environ
 from receiver.store import NewInvitation, Store
 from support.clock import FakeClock
-from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, base_env
 from support.net import free_port
 from support.servers import Authenticator, html_links_and_text, make_pki, smtp_server
 from support.workers import worker_for
@@ -285,7 +285,7 @@ def test_an_international_domain_goes_as_idna_and_a_non_ascii_mailbox_needs_smtp
 
 def _worker_with_one_invitation(database_url, port, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="smtp", **smtp_env(port)))
-    store = Store(database_url)
+    store = Store(database_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     invitation = Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
                             skus=("BIER-KRUG-1",), locale="de-DE")
