@@ -8,12 +8,12 @@ import pytest
 from receiver.config import load_settings
 from receiver.privacy import address_key
 from receiver.senders import load_sender
-from receiver.store import UNSUBSCRIBED
+from receiver.store import SUPPRESSED, UNSUBSCRIBED
 from receiver.unsubscribe import UnsubscribeTokens
 from receiver.web.unsubscribe import REQUESTS
 from support.data import DATA_KEY_BYTES, base_env
 from support.servers import callback_server, html_links_and_text, smtp_server
-from support.workers import add_invitation, worker_for
+from support.workers import ScriptedSender, add_invitation, worker_for
 
 PUBLIC_URL = "https://reviews.example.com"
 TOKENS = UnsubscribeTokens(DATA_KEY_BYTES)
@@ -159,3 +159,14 @@ def test_requests_are_limited_per_client_then_429_until_the_window_has_passed(cl
     clock.advance(seconds=61)
     assert client.post(path, headers={**one, **ONE_CLICK}, data=b"List-Unsubscribe=One-Click").status_code == 200
     assert store.suppressions.reasons([ANN]) == {ANN: [UNSUBSCRIBED]}
+
+
+def test_after_a_one_click_unsubscribe_the_customer_s_next_order_is_never_sent(client, store, clock, settings):
+    add_invitation(store, clock, ref="R-1")
+    client.post(path_of(stored(store, "R-1")), data=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
+    add_invitation(store, clock, ref="R-2")
+    sender = ScriptedSender()
+    tally = worker_for(store, settings, sender, clock=clock).drain()
+    assert sender.delivered == [] and tally.sent == 0
+    row = stored(store, "R-2")
+    assert row.state == SUPPRESSED and UNSUBSCRIBED in (row.last_error or "")
