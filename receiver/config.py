@@ -287,7 +287,8 @@ SETTINGS: tuple[Setting, ...] = (
                                       label="*, none, or addresses and networks",
                                       refused=("10.0.0.0/33", "router.example.com", "*,none")),
             CONSOLE, "Whose `X-Forwarded-For` and `X-Forwarded-Proto` the console believes (the client's address for "
-            "the login limit, HTTPS for the `Secure` cookie): `*` is whatever connects, the platform's router, as on "
+            "the login limit, HTTPS for the `Secure` cookie), and the unsubscribe page (the client's address for its "
+            "rate limit): `*` is whatever connects, the platform's router, as on "
             "Heroku, whose router appends the client's address; addresses and networks are proxies believed and "
             "skipped (a CDN in front of the router, e.g. `*,173.245.48.0/20`); `none` believes no header.",
             "*,173.245.48.0/20", default=HEROKU_STYLE, attr="trusted_proxies", process=WEB),
