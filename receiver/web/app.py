@@ -83,8 +83,10 @@ def _finish_request(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         seconds = time.perf_counter() - g.started
         metrics.REQUEST_SECONDS.labels(endpoint).observe(seconds)
-        # the path without its query (which may carry a token), cut short: a client chooses it
-        access.info("%s %s %d %.1f ms", request.method, request.path[:200], response.status_code, seconds * 1000)
+        # the path without its query (which may carry a token), cut short: a client chooses it; an unsubscribe
+        # token, which unsubscribes whoever holds it, as its rule alone
+        path = endpoint if request.blueprint == "unsubscribe" else request.path[:200]
+        access.info("%s %s %d %.1f ms", request.method, path, response.status_code, seconds * 1000)
     return response
 
 

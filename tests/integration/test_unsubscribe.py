@@ -3,15 +3,19 @@ callback a real local server receives, and /unsubscribe/<token> through the app'
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from receiver.config import load_settings
 from receiver.privacy import address_key
 from receiver.senders import load_sender
-from receiver.store import SUPPRESSED, UNSUBSCRIBED
+from receiver.store import SUPPRESSED, UNSUBSCRIBED, Store
 from receiver.unsubscribe import UnsubscribeTokens
+from receiver.web import create_app
 from receiver.web.unsubscribe import REQUESTS
 from support.data import DATA_KEY_BYTES, base_env
+from support.net import free_port
 from support.servers import callback_server, html_links_and_text, smtp_server
 from support.workers import ScriptedSender, add_invitation, worker_for
 
@@ -170,3 +174,20 @@ def test_after_a_one_click_unsubscribe_the_customer_s_next_order_is_never_sent(c
     assert sender.delivered == [] and tally.sent == 0
     row = stored(store, "R-2")
     assert row.state == SUPPRESSED and UNSUBSCRIBED in (row.last_error or "")
+
+
+def test_an_unreachable_database_gets_a_plain_503_page(settings, clock):
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"
+    client = create_app(settings, store=Store(url, timeout_seconds=1, data_key=DATA_KEY_BYTES), clock=clock).test_client()
+    for method in ("GET", "POST"):
+        answer = client.open(f"/unsubscribe/{TOKENS.token(1, 'm-R-1')}", method=method)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 503 and "Please try again" in page and "Traceback" not in page
+
+
+def test_the_access_log_never_holds_the_token(client, store, clock, caplog):
+    add_invitation(store, clock)
+    path = path_of(stored(store))
+    with caplog.at_level(logging.INFO, logger="receiver.web.access"):
+        client.get(path)
+    assert "GET /unsubscribe/<token> 200" in caplog.text and path.rpartition("/")[2] not in caplog.text
