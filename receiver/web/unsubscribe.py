@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
+from .. import metrics
 from ..clock import Clock
 from ..config import email_look
 from ..privacy import address_key
@@ -59,7 +60,12 @@ def _client() -> str:
     return services().settings.console.trusted_proxies.client(peer, request.headers.getlist("X-Forwarded-For"))
 
 
+RESULTS = {"ask": "page", "done": "unsubscribed", "invalid": "invalid", "busy": "limited",
+           "unavailable": "unavailable"}  # the metric's result of each state of the page
+
+
 def _page(state: str, language: str, status: int = 200) -> Response:
+    metrics.UNSUBSCRIBES.labels(RESULTS[state]).inc()
     look = email_look(services().settings.environ)
     body = render_template(f"unsubscribe/{language}.html", state=state, language=language,
                            business_name=look.business_name)

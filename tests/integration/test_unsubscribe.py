@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from prometheus_client import REGISTRY
 
 from receiver.config import load_settings
 from receiver.privacy import address_key
@@ -107,11 +108,17 @@ def test_get_shows_one_button_in_the_customer_s_language_and_changes_nothing(cli
 
 def test_the_button_s_post_lists_the_address_key_and_confirms_again_and_again(client, store, clock):
     add_invitation(store, clock, locale="fr-FR")
+    before = unsubscribed()
     for _ in range(2):
         answer = client.post(path_of(stored(store)), data={"List-Unsubscribe": "One-Click"})
         page = answer.get_data(as_text=True)
         assert answer.status_code == 200 and "Votre désabonnement est confirmé" in page and "<form" not in page
     assert store.suppressions.reasons([ANN]) == {ANN: [UNSUBSCRIBED]}
+    assert unsubscribed() - before == 2  # receiver_unsubscribe_requests_total{result="unsubscribed"}
+
+
+def unsubscribed() -> float:
+    return REGISTRY.get_sample_value("receiver_unsubscribe_requests_total", {"result": "unsubscribed"}) or 0.0
 
 
 @pytest.mark.env(CONSOLE_PASSWORD="a-console-password", SECRET_KEY="s" * 32)
