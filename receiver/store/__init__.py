@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from . import migrations
 from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
-from .erasure import Erasure
+from .erasure import Erasure, Forgotten
 from .gauges import Gauges, QueueGauges
 from .outbox import Invited, Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
@@ -52,11 +52,12 @@ from .schema import (
 )
 from .sessions import ConsoleSessions
 from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
-from .traits import StoredTrait, Traits, TraitUpdate, identity_key
+from .traits import EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "BOUNCED", "FORGOTTEN", "OPERATOR", "UNSUBSCRIBED", "Invited", "MissingDataKey", "Suppressions", "audience_reason",
+    "EMAIL_TRAIT", "Forgotten", "BOUNCED", "FORGOTTEN", "OPERATOR", "UNSUBSCRIBED", "Invited", "MissingDataKey",
+    "Suppressions", "audience_reason",
     "suppression_list",
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
     "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",

@@ -328,10 +328,12 @@ def test_550_through_the_worker_is_dead_at_once(database_url, caplog):
             with caplog.at_level(logging.INFO, logger="receiver"):
                 tally = worker.run_batch()
             row = store.reports.get(row_id)
+            listed = store.suppressions.reason_for([store.address_key("Jurgen@Example.DE")])
         finally:
             worker.sender.close()
             store.close()
     assert (tally.dead, row.state, row.attempts) == (1, "dead", 1)
+    assert list(listed.values()) == ["bounced"]  # an unknown recipient is never mailed again
     assert row.last_error == ("the SMTP server refused the recipient: 550 5.1.1 (permanent negative completion: "
                               "addressing status) (permanent failure)")
     assert "jurgen@example.de" not in caplog.text and "Jürgen" not in caplog.text
