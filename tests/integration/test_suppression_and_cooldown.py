@@ -167,3 +167,20 @@ def test_two_workers_claiming_one_customers_orders_at_once_send_one(store, clock
     sent = [job.id for result in (mine, theirs) for job in result.send]
     held = [(job.id, why) for result in (mine, theirs) for job, why in result.held]
     assert sent == [low.id] and held == [(high.id, "invited recently")]
+
+
+@pytest.mark.both_databases
+@pytest.mark.env(**ORDER_ENV)
+def test_an_opt_out_listed_from_an_orders_address_is_released_when_the_trait_turns_false(store, clock, client):
+    def identify(number, value):  # no email: Engage's audience sync names only the trait
+        return {"type": "identify", "messageId": f"i-{number}", "userId": "u-5", "traits": {"vip_optout": value}}
+
+    key = store.address_key("cy@example.com")
+    client.post("/segment", json=identify(1, True), headers=basic_auth())
+    order = {"type": "track", "event": "Order Completed", "messageId": "o-1", "userId": "u-5",
+             "properties": {"order_id": "C-1", "email": "Cy@example.com"}}
+    assert client.post("/segment", json=order, headers=basic_auth()).json["status"] == "suppressed"
+    assert store.suppressions.reason_for([key]) == {key: "audience:vip_optout"}
+    assert store.traits.known(["user:u-5"]) == {"user:u-5": {"vip_optout": True}}  # the address itself not kept
+    client.post("/segment", json=identify(2, False), headers=basic_auth())
+    assert store.suppressions.reason_for([key]) == {}

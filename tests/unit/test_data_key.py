@@ -1,9 +1,11 @@
 """``DATA_KEY`` (issue 14 §1): required outside demo mode, in one line that says how to make one; a secret."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from receiver import config
-from receiver.privacy import address_key
+from receiver.privacy import address_key, stored_address_key
 from support.data import DATA_KEY_BYTES, base_env
 
 
@@ -35,3 +37,13 @@ def test_the_data_key_is_a_secret_and_read_alone_for_the_database_commands():
 def test_an_address_has_one_key_in_any_casing_and_form_of_its_domain(one, other):
     assert address_key(DATA_KEY_BYTES, one) == address_key(DATA_KEY_BYTES, other)
     assert address_key(DATA_KEY_BYTES, one) != address_key(bytes(32), one)
+
+
+@given(st.one_of(st.emails(), st.builds(lambda local, domain: f"{local}@{domain}",
+                                        st.text(min_size=1, max_size=12), st.sampled_from(
+                                            ["Example.COM", "xn--bcher-kva.de", "bücher.de", "EXAMPLE.com."]))),
+       st.booleans())
+def test_the_stores_quick_key_is_the_key_of_every_address(email, shout):
+    email = email.upper() if shout else email
+    if (key := address_key(DATA_KEY_BYTES, email)) is not None:
+        assert stored_address_key(DATA_KEY_BYTES, email) == key
