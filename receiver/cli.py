@@ -29,6 +29,7 @@ from .setting_types import Whole
 from .startup import database_or_exit, fail, open_store, sender_or_exit, settings_or_exit, upgraded_store
 from .store import OPERATOR, Store
 from .text import language_of, sanitise_tag, unique, valid_email
+from .unsubscribe import UnsubscribeLinks
 
 log = logging.getLogger("receiver")
 
@@ -295,7 +296,8 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
         click.echo(f"error: --to: {exc}", err=True)
         sys.exit(2)
     sender = sender_or_exit(settings)
-    ready = sample_invitation(settings.trustpilot, email, locale, name)
+    ready = sample_invitation(settings.trustpilot, email, locale, name,
+                              UnsubscribeLinks.from_settings(settings.worker.public_url, settings.database.data_key))
     who = mask_email(email)
     try:
         _send_or_exit(sender, ready, settings.worker.sender, who)
@@ -307,14 +309,16 @@ def send_test(address: str, locale: str | None, name: str | None) -> None:
 
 
 def sample_invitation(trustpilot: TrustpilotSettings, email: str, locale: str | None,
-                      name: str | None) -> ReadyInvitation:
-    """A sample for ``email``, with the link the worker would build for it; its id (a millisecond stamp, also in
-    its ref) is one no stored invitation has, and different on every run (webhook-id, Message-ID)."""
+                      name: str | None, unsubscribe: UnsubscribeLinks | None = None) -> ReadyInvitation:
+    """A sample for ``email``, with the link (and unsubscribe URL) the worker would build for it; its id (a
+    millisecond stamp, also in its ref) is one no stored invitation has, and different on every run (webhook-id,
+    Message-ID), so its unsubscribe page says the link is not valid."""
     stamp = int(time.time() * 1000)
     name = (name or "").strip() or SAMPLE_NAMES.get(language_of(locale) or "", "Jane Doe")
     sample = Invitation(message_id=f"send-test-{uuid.uuid4().hex}", email=email, name=name, ref=f"TEST-{stamp}",
                         skus=("SAMPLE-SKU-1",), tags=trustpilot.tags, locale=_locale(locale))
-    return ReadyInvitation(id=stamp, invitation=sample, link=LinkBuilder.from_settings(trustpilot).link(sample))
+    return ReadyInvitation(id=stamp, invitation=sample, link=LinkBuilder.from_settings(trustpilot).link(sample),
+                           unsubscribe_url=unsubscribe.url(stamp, sample.message_id) if unsubscribe else None)
 
 
 def _send_or_exit(sender: Sender, ready: ReadyInvitation, sender_name: str, who: str) -> None:

@@ -45,6 +45,7 @@ from .sender_setting_types import (
     MailAddress,
     MailAddresses,
     PemFile,
+    PublicUrl,
     SmtpServer,
     SmtpUrl,
     WebhookSecret,
@@ -240,6 +241,12 @@ SETTINGS: tuple[Setting, ...] = (
             "this long is not invited again: a later order is `suppressed` with the reason `invited recently`, "
             "decided when the worker claims it (two orders of one customer in one batch make one email); `0` turns "
             "the cap off.", "90d", default="30d", attr="invite_cooldown", process=WORKER),
+    Setting("PUBLIC_URL", PublicUrl(), WORKER_GROUP, "This service's own address as customers reach it: turns "
+            "on [one-click unsubscribe](#unsubscribes): every invitation gets a signed link "
+            "`<PUBLIC_URL>/unsubscribe/<token>` (in the email's `List-Unsubscribe` header and footer, and the "
+            "callback's `unsubscribe_url`). Not set: none, and the worker warns at start.",
+            "https://reviews.example.com", attr="public_url", process=WORKER,
+            unset="not set: no unsubscribe link"),
     # -- the smtp sender --
     Setting("SMTP_URL", SmtpUrl(), SMTP, "SMTP server: `smtp://` (STARTTLS when offered; `?starttls=require` "
             "insists), `smtps://` (TLS), credentials URL-encoded; `?verify=false` skips certificate checks.",
@@ -297,7 +304,8 @@ SETTINGS: tuple[Setting, ...] = (
                                       label="*, none, or addresses and networks",
                                       refused=("10.0.0.0/33", "router.example.com", "*,none")),
             CONSOLE, "Whose `X-Forwarded-For` and `X-Forwarded-Proto` the console believes (the client's address for "
-            "the login limit, HTTPS for the `Secure` cookie): `*` is whatever connects, the platform's router, as on "
+            "the login limit, HTTPS for the `Secure` cookie), and the unsubscribe page (the client's address for its "
+            "rate limit): `*` is whatever connects, the platform's router, as on "
             "Heroku, whose router appends the client's address; addresses and networks are proxies believed and "
             "skipped (a CDN in front of the router, e.g. `*,173.245.48.0/20`); `none` believes no header.",
             "*,173.245.48.0/20", default=HEROKU_STYLE, attr="trusted_proxies", process=WEB),
@@ -396,6 +404,7 @@ class WorkerSettings:
     max_event_age: float  # 0: no limit
     retention: float
     invite_cooldown: float  # seconds; 0: no frequency cap
+    public_url: str | None  # PUBLIC_URL, without a trailing /; None: no unsubscribe links
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ to show the same email (a preview in a console). The templates ship in the packa
 ``templates/email/<language>/{subject.txt,body.txt,body.html}`` (the HTML ones extend
 ``templates/email/_layout.html``); a ``TEMPLATE_DIR`` with the same layout overrides them file by file
 and may add languages. The invitation's locale picks the language (``de-DE`` -> ``de``), English when
-there is no set for it. Templates get ``name``, ``ref``, ``link``, ``business_name`` and ``language``
-(the HTML ones also ``subject``); HTML is autoescaped.
+there is no set for it. Templates get ``name``, ``ref``, ``link``, ``unsubscribe_url`` (None when there is
+none: the footer's link shows only with one), ``business_name`` and ``language`` (the HTML ones also
+``subject``); HTML is autoescaped.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ DEFAULT_LANGUAGE = "en"
 TEMPLATE_FILES = ("subject.txt", "body.txt", "body.html")
 _BREAKING_SPACE = re.compile(r"[ \t\r\n\f\v\x85\u2028\u2029]+")
 _SAMPLE_LINK = "https://www.trustpilot.com/evaluate-bgl/example.com?p=sample%2Bpayload%3D"
+_SAMPLE_UNSUBSCRIBE = "https://reviews.example.com/unsubscribe/sample-token"
 
 
 class EmailFields(Protocol):
-    """What rendering needs from an invitation (a ``ReadyInvitation`` has it)."""
+    """What rendering needs from an invitation (a ``ReadyInvitation`` has it, and its ``unsubscribe_url``, which
+    rendering reads when there is one: a caller's own object without it renders as before)."""
 
     @property
     def name(self) -> str: ...
@@ -67,6 +70,7 @@ class _Sample:
     ref: str = "SAMPLE-1"
     link: str = _SAMPLE_LINK
     locale: str | None = None
+    unsubscribe_url: str | None = _SAMPLE_UNSUBSCRIBE
 
 
 class TemplateProblem(ValueError):
@@ -115,7 +119,8 @@ class EmailTemplates:
     def render(self, invitation: EmailFields, business_name: str) -> RenderedEmail:
         language = self.language_for(invitation.locale)
         values = {"name": invitation.name, "ref": invitation.ref, "link": invitation.link,
-                  "business_name": business_name, "language": language}
+                  "unsubscribe_url": getattr(invitation, "unsubscribe_url", None), "business_name": business_name,
+                  "language": language}
         subject = one_line(self.env.get_template(f"{language}/subject.txt").render(values))
         text = self.env.get_template(f"{language}/body.txt").render(values)
         html = self.env.get_template(f"{language}/body.html").render(values, subject=subject)

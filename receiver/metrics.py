@@ -33,6 +33,8 @@ REQUEST_SECONDS = Histogram("receiver_request_duration_seconds", "Time to answer
                             ["endpoint"], buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 WAITING_ORDERS = Counter("receiver_waiting_orders_total", "Orders that waited for their email, by how they ended "
                          "(resolved, suppressed, dead)", ["result"])
+UNSUBSCRIBES = Counter("receiver_unsubscribe_requests_total", "Requests of /unsubscribe/<token>, by what they got "
+                       "(page, unsubscribed, invalid, limited, unavailable)", ["result"])
 DELIVERIES = Counter("receiver_deliveries_total", "Delivery attempts, by sender and result", ["sender", "result"])
 DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sender took for one delivered invitation",
                              ["sender"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))

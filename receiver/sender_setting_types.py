@@ -248,6 +248,27 @@ class HttpUrl(Kind):
         return mask_url(text)
 
 
+class PublicUrl(HttpUrl):
+    """The service's own address as customers reach it (``PUBLIC_URL``): an http(s) URL with a host, no user, query
+    or fragment; a path is kept (a service behind a prefix), without its trailing ``/``."""
+
+    label = "http:// or https:// URL"
+    refused = ("reviews.example.com", "ftp://reviews.example.com", "https://reviews.example.com/?via=mail",
+               "https://reviews.example.com/#top", "https://user@reviews.example.com")
+
+    def parse(self, text: str, setting: Setting) -> str:
+        super().parse(text, setting)
+        parts = urlsplit(text)
+        if parts.query or parts.fragment or "?" in text or "#" in text:
+            raise ValueError(f"{setting.name} must have no query (?...) or fragment (#...)")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"{setting.name} must have no user name or password")
+        return text.rstrip("/")
+
+    def shown(self, text: str, setting: Setting) -> str:
+        return text
+
+
 class WebhookSecret(Kind):
     """A Standard Webhooks secret: ``whsec_`` and the base64 of at least 24 bytes."""
 

@@ -31,6 +31,7 @@ from .links import LinkBuilder
 from .screening import note_bounce, screen
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store, StoreUnavailable
+from .unsubscribe import UnsubscribeLinks
 from .waiting import Settled, Waiting
 
 log = logging.getLogger("receiver.worker")
@@ -207,6 +208,7 @@ class Worker:
         backoff: Backoff = Backoff(),
         stop: Stop | None = None,
         waiting: Waiting | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -218,12 +220,14 @@ class Worker:
         self.backoff = backoff
         self.stop: Stop = stop or threading.Event()
         self.waiting = waiting  # settles the orders waiting for their email before each batch
+        self.unsubscribe = unsubscribe  # the unsubscribe URL of each invitation; None: PUBLIC_URL is not set
         self._last_purge: datetime | None = None
         self.lease_keeper = LeaseKeeper(store, settings.lease_seconds)
 
     def ready(self, job: Job) -> ReadyInvitation:
         link = self.links.link(job.invitation, self.iv_source)
-        return ReadyInvitation(id=job.id, invitation=job.invitation, link=link)
+        unsubscribe = self.unsubscribe.url(job.id, job.invitation.message_id) if self.unsubscribe else None
+        return ReadyInvitation(id=job.id, invitation=job.invitation, link=link, unsubscribe_url=unsubscribe)
 
     def too_old(self, job: Job, now: datetime) -> bool:
         age, ordered_at = self.settings.max_event_age, job.invitation.ordered_at

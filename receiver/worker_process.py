@@ -12,10 +12,21 @@ import click
 from .config import Settings
 from .links import LinkBuilder
 from .startup import open_store, sender_or_exit
+from .unsubscribe import UnsubscribeLinks
 from .waiting import Waiting
 from .worker import Stop, StopFlag, Worker
 
 log = logging.getLogger("receiver")
+NO_PUBLIC_URL = ("PUBLIC_URL is not set: invitations go out without an unsubscribe link or List-Unsubscribe header "
+                 "(set it to this service's https address)")
+
+
+def unsubscribe_links(settings: Settings) -> UnsubscribeLinks | None:
+    """The unsubscribe links of the settings; None, and the one warning, without ``PUBLIC_URL``."""
+    links = UnsubscribeLinks.from_settings(settings.worker.public_url, settings.database.data_key)
+    if links is None:
+        log.warning(NO_PUBLIC_URL)
+    return links
 
 
 def build_worker(settings: Settings, stop: Stop) -> Worker:
@@ -24,7 +35,7 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
     links = LinkBuilder.from_settings(settings.trustpilot)
     store = open_store(settings.database)
     return Worker(store, settings.worker, sender, links=links, stop=stop,
-                  waiting=Waiting.from_settings(store, settings.trustpilot))
+                  waiting=Waiting.from_settings(store, settings.trustpilot), unsubscribe=unsubscribe_links(settings))
 
 
 def run(settings: Settings, *, once: bool) -> None:

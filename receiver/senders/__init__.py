@@ -20,13 +20,15 @@ ENTRY_POINT_GROUP = "receiver.senders"
 
 @dataclass(frozen=True)
 class ReadyInvitation:
-    """Everything a sender may need: the stored invitation's id, the invitation (who, what, in which language) and
-    its link. The invitation's fields read as the ready invitation's own (``invitation.email`` ...), as senders,
-    third-party ones too, have always read them."""
+    """Everything a sender may need: the stored invitation's id, the invitation (who, what, in which language), its
+    link, and the URL where the customer unsubscribes (None when ``PUBLIC_URL`` is not set; a default, so that
+    code building one without it keeps working). The invitation's fields read as the ready invitation's own
+    (``invitation.email`` ...), as senders, third-party ones too, have always read them."""
 
     id: int
     invitation: Invitation
     link: str
+    unsubscribe_url: str | None = None
 
     @property
     def message_id(self) -> str:

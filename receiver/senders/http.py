@@ -83,6 +83,7 @@ def callback_body(invitation: ReadyInvitation, now: datetime) -> dict[str, Any]:
             "tags": list(invitation.tags),
             "locale": invitation.locale,
             "message_id": invitation.message_id,
+            "unsubscribe_url": invitation.unsubscribe_url,
         },
     }
 

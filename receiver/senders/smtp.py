@@ -183,7 +183,8 @@ class SmtpSender:
     # -- the message ------------------------------------------------------------------------------
 
     def build_message(self, invitation: ReadyInvitation) -> EmailMessage:
-        """The ``multipart/alternative`` email for one invitation (text and HTML, both with the link)."""
+        """The ``multipart/alternative`` email for one invitation (text and HTML, both with the link, and with its
+        unsubscribe URL when it has one, which the ``List-Unsubscribe`` headers carry too)."""
         email = self.templates.render(invitation, self.settings.business_name)
         local, _, domain = invitation.email.rpartition("@")
         message = EmailMessage(policy=policy.SMTP)
@@ -197,6 +198,9 @@ class SmtpSender:
         message["Date"] = format_datetime(self.clock())
         message["Message-ID"] = message_id(invitation, self.settings.mail_from.domain)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
+        if invitation.unsubscribe_url:  # RFC 2369's header, and RFC 8058's one-click POST to the same URL
+            message["List-Unsubscribe"] = f"<{invitation.unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
         message["Content-Language"] = email.language  # after the parts: set_content() clears Content-* headers

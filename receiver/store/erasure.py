@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from .engine import Database
 from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
-from .suppressions import FORGOTTEN, suppression_list
+from .suppressions import FORGOTTEN, list_keys
 from .traits import EMAIL_TRAIT, chunks
 
 
@@ -100,9 +100,7 @@ class Erasure:
                 erased.update(conn.execute(delete(user_traits).where(user_traits.c.identity.in_(chunk))
                                            .returning(user_traits.c.identity)).scalars())
             waited = self._suppress_waiting(conn, sorted(named), wanted, now)
-            if wanted:
-                insert = self.database.insert(suppression_list).on_conflict_do_nothing()
-                conn.execute(insert, [{"address_key": key, "reason": FORGOTTEN, "created_at": now} for key in wanted])
+            list_keys(self.database, conn, wanted, FORGOTTEN, now)
         return Forgotten(invitations=sorted({row_id for row_id, _ in ids} | set(waited)),
                          stopped=sorted({*stopped, *waited}), identities=len(erased), listed=len(wanted))
 

@@ -15,7 +15,8 @@ from .schema import STATES, UTCDateTime, invitations, queued
 
 @dataclass(frozen=True)
 class InvitationRow:
-    """One stored invitation as the console shows it; ``email`` and ``name`` are None once erased."""
+    """One stored invitation as the console shows it; ``email`` and ``name`` are None once erased (``address_key``
+    stays: see ``schema.invitations``)."""
 
     id: int
     message_id: str
@@ -36,6 +37,7 @@ class InvitationRow:
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    address_key: str | None
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,21 @@ class Traits:
             value = row["value"]
             row["address_key"] = (self.database.address_key(value)
                                   if row["name"] == EMAIL_TRAIT and isinstance(value, str) else None)
+        self._write(rows)
+        return len(rows)
+
+    def mark_address(self, identities: Sequence[str], email: str, *, user_id: str | None, now: datetime) -> None:
+        """Note that these customer ids were seen with ``email``: its address key only (``ADDRESS_MARK``)."""
+        key = self.database.address_key(email)
+        rows = [{"identity": identity, "name": ADDRESS_MARK, "value": None, "observed_at": now, "updated_at": now,
+                 "user_id": user_id[:MAX_ID] if user_id else None, "address_key": key}
+                for identity in identities if identity and len(identity) <= MAX_IDENTITY]
+        if rows and key is not None:
+            self._write(rows)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        """Upsert ``rows`` in one transaction; a stored value is only replaced by one observed at the same time or
+        later."""
         insert = self.database.insert(user_traits)
         statement = insert.on_conflict_do_update(
             index_elements=[user_traits.c.identity, user_traits.c.name],
@@ -108,23 +123,6 @@ class Traits:
         )
         with self.database.intake_write(), self.database.engine.begin() as conn:
             conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
-        return len(rows)
-
-    def mark_address(self, identities: Sequence[str], email: str, *, user_id: str | None, now: datetime) -> None:
-        """Note that these customer ids were seen with ``email``: its address key only (``ADDRESS_MARK``)."""
-        key = self.database.address_key(email)
-        rows = [{"identity": identity, "name": ADDRESS_MARK, "value": None, "observed_at": now, "updated_at": now,
-                 "user_id": user_id[:MAX_ID] if user_id else None, "address_key": key}
-                for identity in identities if identity and len(identity) <= MAX_IDENTITY]
-        if not rows or key is None:
-            return
-        insert = self.database.insert(user_traits)
-        statement = insert.on_conflict_do_update(
-            index_elements=[user_traits.c.identity, user_traits.c.name],
-            set_={"observed_at": insert.excluded.observed_at, "updated_at": insert.excluded.updated_at,
-                  "user_id": insert.excluded.user_id, "address_key": insert.excluded.address_key})
-        with self.database.intake_write(), self.database.engine.begin() as conn:
-            conn.execute(statement, rows)
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored traits of each identity asked for that has any (their values; an ``ADDRESS_MARK`` is none), in

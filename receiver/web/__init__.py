@@ -4,6 +4,7 @@
 - ``services``: ``Services``, what the views use, found with ``services()``.
 - ``endpoints``: ``POST /segment`` and Segment's Tracking API (``/v1/...``), and the one path behind them.
 - ``ops``: ``/healthz``, ``/readyz``, ``/metrics``.
+- ``unsubscribe``: ``/unsubscribe/<token>``, the customer's one-click unsubscribe.
 - ``errors``: every error as JSON.
 
 The console (``receiver.console``) adds itself to the app when ``CONSOLE_PASSWORD`` is set.

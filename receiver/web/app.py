@@ -21,6 +21,7 @@ from .endpoints import segment, tracking
 from .errors import register_error_handlers
 from .ops import ops
 from .services import SERVICES, Services, services
+from .unsubscribe import request_limiter, unsubscribe
 
 log = logging.getLogger("receiver.web")
 access = logging.getLogger("receiver.web.access")  # one line per request: method, path, status, time; no header, no user
@@ -44,10 +45,12 @@ def create_app(
     app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
     store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout,
                            data_key=settings.database.data_key or None)
-    app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock)
+    app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock,
+                                        unsubscribe_limiter=request_limiter(clock))
     app.register_blueprint(segment)
     app.register_blueprint(tracking)
     app.register_blueprint(ops)
+    app.register_blueprint(unsubscribe)  # its signed token is its authority: no Segment auth, no console CSRF
     if settings.console.enabled:  # off otherwise: every /console path is a 404 like any unknown path
         # imported here, when it is on: the console imports this package's services, so a top-level import
         # would be a cycle
@@ -80,8 +83,10 @@ def _finish_request(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         seconds = time.perf_counter() - g.started
         metrics.REQUEST_SECONDS.labels(endpoint).observe(seconds)
-        # the path without its query (which may carry a token), cut short: a client chooses it
-        access.info("%s %s %d %.1f ms", request.method, request.path[:200], response.status_code, seconds * 1000)
+        # the path without its query (which may carry a token), cut short: a client chooses it; an unsubscribe
+        # token, which unsubscribes whoever holds it, as its rule alone
+        path = endpoint if request.blueprint == "unsubscribe" else request.path[:200]
+        access.info("%s %s %d %.1f ms", request.method, path, response.status_code, seconds * 1000)
     return response
 
 

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from ..config import Settings
 from ..intake import Intake
+from ..ratelimit import RateLimiter
 from ..store import Store
 
 if TYPE_CHECKING:
@@ -21,12 +22,14 @@ SERVICES = "receiver"  # the key of the app's ``Services`` in ``app.extensions``
 
 @dataclass(frozen=True)
 class Services:
-    """``login_limiter`` is the console's (None when the console is off)."""
+    """``login_limiter`` is the console's (None when the console is off); ``unsubscribe_limiter`` the unsubscribe
+    page's."""
 
     settings: Settings
     store: Store
     intake: Intake
     clock: Callable[[], datetime]
+    unsubscribe_limiter: RateLimiter
     login_limiter: LoginLimiter | None = None
 
 

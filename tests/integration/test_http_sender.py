@@ -3,6 +3,7 @@
 import base64
 import logging
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -49,7 +50,7 @@ def verified(request):
 
 
 def test_the_body_is_exactly_the_documented_shape_and_the_signature_verifies():
-    invitation = ready()
+    invitation = replace(ready(), unsubscribe_url="https://reviews.example.com/unsubscribe/WzQyLCJ4In0.sig")
     with callback_server() as callback:
         sender = sender_for(callback.url, CALLBACK_HEADERS='{"Authorization": "Bearer esp-token", "X-Shop": "1"}')
         sender.send(invitation)
@@ -61,7 +62,8 @@ def test_the_body_is_exactly_the_documented_shape_and_the_signature_verifies():
         "timestamp": request.json()["timestamp"],
         "data": {"id": "42", "link": invitation.link, "email": "jürgen@example.de", "name": "Jürgen Müller",
                  "ref": "DE-1001", "skus": ["BIER-KRUG-1", "GLAS-2"], "tags": ["segment"], "locale": "de-DE",
-                 "message_id": "ajs-next-1f7b"},
+                 "message_id": "ajs-next-1f7b",
+                 "unsubscribe_url": "https://reviews.example.com/unsubscribe/WzQyLCJ4In0.sig"},
     }
     assert list(request.json()) == ["type", "timestamp", "data"]
     assert bgl.decode(request.json()["data"]["link"], KEYS)["email"] == "jürgen@example.de"
@@ -198,7 +200,7 @@ def test_503_then_200_is_retried_with_the_same_webhook_id_and_delivered(store, d
         "email": "jane@example.com", "name": "Jane Roe", "ref": "A-1", "skus": ["S1"]}  # ...for the same payload
     assert first_data == second_data == {"id": str(row_id), "email": "jane@example.com", "name": "Jane Roe",
                                          "ref": "A-1", "skus": ["S1"], "tags": [], "locale": "en-GB",
-                                         "message_id": "seg-1"}
+                                         "message_id": "seg-1", "unsubscribe_url": None}  # no PUBLIC_URL
 
 
 def test_retry_after_is_honoured_by_the_worker(store, database_url):

@@ -10,7 +10,8 @@ from standardwebhooks.webhooks import Webhook
 
 from receiver import bgl
 from receiver.cli import main
-from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env
+from receiver.unsubscribe import UnsubscribeTokens
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, FIXTURES, base_env
 from support.net import free_port
 from support.servers import callback_server, html_links_and_text, smtp_server
 
@@ -64,13 +65,17 @@ def test_worker_once_delivers_stored_orders_by_smtp(sqlite_url, caplog):
 
 def test_worker_once_delivers_stored_orders_by_http_callback(sqlite_url, caplog):
     with callback_server() as callback, caplog.at_level(logging.INFO, logger="receiver"):
-        env = http_env(sqlite_url, callback.url)
+        env = http_env(sqlite_url, callback.url, PUBLIC_URL="https://reviews.example.com")
         assert run(["replay", *ORDERS], env).exit_code == 0
         worker = run(["worker", "--once"], env)
     assert worker.exit_code == 0 and worker.stdout == "sent 2, retrying 0, dead 0, expired 0\n"
     bodies = {r.headers["webhook-id"]: Webhook(SECRET).verify(r.body, r.headers) for r in callback.requests}
     assert sorted(bodies) == ["1", "2"]
     assert [bgl.decode(bodies[key]["data"].pop("link"), KEYS) for key in ("1", "2")] == [SEED, GERMAN]
+    for key in ("1", "2"):  # the worker's own unsubscribe link of each invitation
+        base, _, token = bodies[key]["data"].pop("unsubscribe_url").rpartition("/")
+        assert base == "https://reviews.example.com/unsubscribe"
+        assert UnsubscribeTokens(DATA_KEY_BYTES).read(token).invitation_id == int(key)
     assert bodies["2"]["data"] == {"id": "2", "email": "jurgen@example.de", "name": "Jürgen Müller", "ref": "DE-1001",
                                    "skus": ["BIER-KRUG-1"], "tags": [], "locale": "de-DE",
                                    "message_id": "ajs-next-2a9d3e4f5b6c7d8e9f0a1b2c3d4e5f62"}

@@ -11,16 +11,19 @@ from receiver.invitation import Invitation
 from receiver.links import LinkBuilder
 from receiver.senders import ReadyInvitation
 from receiver.store import NewInvitation, Store
+from receiver.unsubscribe import UnsubscribeLinks
 from receiver.waiting import Waiting
 from receiver.worker import Backoff, Worker
 from support.data import base_env
 
 
 def worker_for(store: Store, settings: Settings, sender: Any, **options: Any) -> Worker:
-    """The worker's own group of the settings, the link builder of the Trustpilot group, and the settler of waiting
-    orders (on the worker's clock, when the test gives one)."""
+    """The worker's own group of the settings, the link builder of the Trustpilot group, the settler of waiting
+    orders (on the worker's clock, when the test gives one) and the unsubscribe links (with PUBLIC_URL)."""
     clock = {"clock": options["clock"]} if "clock" in options else {}
     options.setdefault("waiting", Waiting.from_settings(store, settings.trustpilot, **clock))
+    options.setdefault("unsubscribe", UnsubscribeLinks.from_settings(settings.worker.public_url,
+                                                                     settings.database.data_key))
     return Worker(store, settings.worker, sender, links=LinkBuilder.from_settings(settings.trustpilot), **options)
 
 

@@ -1,4 +1,5 @@
-"""The console in a real headless browser (Debian's chromium, driven by Playwright) against a live server.
+"""The console in a real headless browser (Debian's chromium, driven by Playwright: ``browser`` in conftest.py)
+against a live server.
 
 Skipped with a reason where Playwright or a chromium binary is missing. With ``RECEIVER_CONSOLE_SCREENSHOT=<path>``
 it also writes the screenshot the README shows (``receiver/static/console.png``).
@@ -7,10 +8,7 @@ it also writes the screenshot the README shows (``receiver/static/console.png``)
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,31 +17,6 @@ from receiver.store import DEAD, RETRYING, NewInvitation
 
 PASSWORD = "browser-test-password"
 pytestmark = pytest.mark.env(CONSOLE_PASSWORD=PASSWORD, SECRET_KEY="b" * 32)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no chromium binary (apt-get install chromium); the browser test cannot run here")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # noqa: BLE001 - a browser that will not start here means: skip
-            pytest.skip(f"chromium at {executable} does not start ({type(exc).__name__})")
-        yield launched
-        launched.close()
 
 
 def test_log_in_preview_the_seed_and_retry_a_dead_invitation(browser, live_app, store, clock):
