@@ -13,11 +13,12 @@ import logging
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from typing import Any, cast
 
 import click
 
-from . import bgl, config, logs, server
+from . import bgl, config, logs, scratch, server
 from . import status as report
 from .clock import utcnow
 from .config import ConfigError, TrustpilotSettings, load_settings
@@ -26,7 +27,7 @@ from .links import LinkBuilder
 from .privacy import mask_email
 from .senders import ReadyInvitation, Sender, SendFailure
 from .setting_types import Whole
-from .startup import fail, open_store, sender_or_exit, settings_or_exit, upgraded_store
+from .startup import fail, open_store, require_sender, sender_or_exit, settings_or_exit, upgraded_store
 from .text import language_of, sanitise_tag, unique, valid_email
 
 log = logging.getLogger("receiver")
@@ -66,26 +67,33 @@ def _like_setting(name: str) -> dict[str, Any]:
 @click.option("--port", **_like_setting("PORT"), help="Port to listen on.")
 @click.option("--workers", **_like_setting("WEB_CONCURRENCY"), help="Web worker processes.")
 @click.option("--worker", "with_worker", is_flag=True, help="Also run a delivery worker: one command, whole service.")
-@click.option("--demo", is_flag=True, help="Throwaway keys and API key 'demo': never for real customers.")
+@click.option("--demo", is_flag=True, help="Throwaway keys, API key 'demo', its own temporary database and the log "
+              "sender: never for real customers.")
 def serve(host: str, port: int | None, workers: int | None, with_worker: bool, demo: bool) -> None:
     """Run the web app (POST /segment) under gunicorn."""
-    settings = settings_or_exit(demo=demo, intake=True)  # first: gunicorn reads WEB_CONCURRENCY when imported
-    open_store(settings.database).close()  # SQLite: migrated once, here; each web worker opens its own connections
-    server.serve(settings, host=host, port=port or settings.server.port, workers=workers or settings.server.workers,
-                 with_worker=with_worker, demo=demo)
+    with scratch.demo_database() if demo else nullcontext() as database:
+        # first: gunicorn reads WEB_CONCURRENCY when imported
+        settings = settings_or_exit(demo=demo, intake=True, demo_database=database)
+        if with_worker:
+            require_sender(settings)
+        open_store(settings.database).close()  # SQLite: migrated once, here; each web worker opens its own
+        server.serve(settings, host=host, port=port or settings.server.port,
+                     workers=workers or settings.server.workers, with_worker=with_worker, demo_database=database)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
-def worker(once: bool, demo: bool) -> None:
+@click.option("--demo", is_flag=True, help="Throwaway keys, its own temporary database and the log sender.")
+@click.option("--demo-database", hidden=True, help="serve --demo --worker's database, for its delivery worker.")
+def worker(once: bool, demo: bool, demo_database: str | None) -> None:
     """Build the links of due invitations and hand them to the configured sender.
 
     On SIGTERM it finishes the invitation in hand, gives the rest of its batch back, and exits.
     """
     from . import worker_process  # when it runs: see the module's docstring
 
-    worker_process.run(settings_or_exit(demo=demo), once=once)
+    with scratch.demo_database() if demo and not demo_database else nullcontext(demo_database) as database:
+        worker_process.run(settings_or_exit(demo=demo, demo_database=database), once=once)
 
 
 # -- operations -----------------------------------------------------------------------------------

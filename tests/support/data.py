@@ -24,6 +24,7 @@ def base_env(**extra: str) -> dict[str, str]:
         "TRUSTPILOT_ENCRYPT_KEY": ENCRYPT_KEY,
         "TRUSTPILOT_AUTH_KEY": AUTH_KEY,
         "SEGMENT_API_KEYS": f"other-key,{API_KEY}",
+        "SENDER": "log",  # chosen, never assumed: the worker refuses to start without it
     }
     env.update(extra)
     return env
