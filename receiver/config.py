@@ -204,7 +204,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_TIMEOUT", Duration(maximum=MAX_DB_TIMEOUT), DATABASE, "How long a request may wait for a locked or "
             "slow database, its turn behind other requests included, before it is answered 503 (at most 9 s: inside "
             "Segment's 10 s).", "2s", default="5s", attr="timeout"),
-    Setting("DATA_KEY", Key(), DATABASE, "Server secret (base64, 32 bytes) that keys the *address keys*: "
+    Setting("DATA_KEY", Key(hex_too=True), DATABASE, "Server secret (32 bytes: base64, or 64 hex digits as "
+            "Heroku's app.json generator makes it) that keys the *address keys*: "
             "HMAC-SHA256 of each customer's normalised address, by which erasure, suppression and the frequency "
             "cap find a customer. Make one with `openssl rand -base64 32`; changing it forgets every address key.",
             "(base64)", attr="data_key"),

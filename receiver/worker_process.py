@@ -21,10 +21,10 @@ log = logging.getLogger("receiver")
 def build_worker(settings: Settings, stop: Stop) -> Worker:
     """The worker with the configured sender (its problems exit 2) on the store (see ``startup.open_store``)."""
     sender = sender_or_exit(settings)
-    if settings.worker.sender == "log" and not settings.demo:
-        log.warning("SENDER=log: invitations are only written to the log and marked sent; nobody is mailed")
     links = LinkBuilder.from_settings(settings.trustpilot)
     store = open_store(settings.database)
+    if settings.worker.sender == "log" and not settings.demo:
+        log.warning("SENDER=log: invitations are only written to the log and marked sent; nobody is mailed")
     return Worker(store, settings.worker, sender, links=links, stop=stop,
                   waiting=Waiting.from_settings(store, settings.trustpilot))
 
