@@ -27,7 +27,15 @@ from .links import LinkBuilder
 from .privacy import mask_email
 from .senders import ReadyInvitation, Sender, SendFailure
 from .setting_types import Whole
-from .startup import fail, open_store, require_sender, sender_or_exit, settings_or_exit, upgraded_store
+from .startup import (
+    database_or_exit,
+    fail,
+    open_store,
+    require_sender,
+    sender_or_exit,
+    settings_or_exit,
+    upgraded_store,
+)
 from .text import language_of, sanitise_tag, unique, valid_email
 
 log = logging.getLogger("receiver")
@@ -106,8 +114,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply the migrations (the Procfile's release line runs this)."""
-    settings = settings_or_exit()
-    upgraded_store(settings.database).close()
+    upgraded_store(database_or_exit()).close()
     click.echo("database is at the newest schema")
 
 
@@ -116,8 +123,7 @@ def upgrade() -> None:
 @click.option("--id", "invitation_id", type=int, help="Only this invitation (retrying or dead).")
 def retry(dead: bool, invitation_id: int | None) -> None:
     """Make retrying invitations due now (with --dead, dead ones too)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
+    store = open_store(database_or_exit())
     changed = store.outbox.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
@@ -129,9 +135,12 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 @main.command()
 def purge() -> None:
     """Erase now the personal data of finished invitations older than RETENTION."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
-    erased = store.erasure.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
+    try:
+        retention = config.load_retention()
+    except ConfigError as exc:
+        fail(exc.problems)
+    store = open_store(database_or_exit())
+    erased = store.erasure.purge(now=utcnow(), older_than_seconds=retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
 
@@ -140,8 +149,7 @@ def purge() -> None:
 @click.argument("email")
 def forget(email: str) -> None:
     """Erase every stored trace of one email address (an erasure request)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
+    store = open_store(database_or_exit())
     ids, customers = [], 0
     # as given (rows stored before issue 17 kept an address as sent) and as stored now (IDNA domain, lower case)
     for spelling in dict.fromkeys(filter(None, (email, valid_email(email)))):
@@ -156,8 +164,8 @@ def forget(email: str) -> None:
 @main.command("config")
 @click.option("--markdown", is_flag=True, help="Print the README's tables of every setting instead.")
 def show_config(markdown: bool) -> None:
-    """Print the configuration in force, every secret masked; exit 2 if it has problems (a sender's own settings
-    are checked when the worker starts)."""
+    """Print the configuration in force, every secret masked, and what is not set yet; exit 2 if a value cannot
+    be used (a sender's own settings are checked when the worker starts)."""
     if markdown:
         click.echo(config.markdown(), nl=False)
         return
@@ -167,14 +175,18 @@ def show_config(markdown: bool) -> None:
     try:
         load_settings(environ, intake=True)
     except ConfigError as exc:
-        fail(exc.problems)
+        unset = config.unset_lines(environ)
+        for line in (line for line in exc.problems if line in unset):
+            click.echo(f"not set yet: {line}", err=True)
+        wrong = [line for line in exc.problems if line not in unset]
+        if wrong:
+            fail(wrong)
 
 
 @main.command()
 def status() -> None:
     """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
+    store = open_store(database_or_exit())
     for line in report.status_lines(report.read_status(store.reports, now=utcnow())):
         click.echo(line)
     store.close()

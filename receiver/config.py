@@ -73,7 +73,8 @@ from .text import DOMAIN, is_domain, is_locale, normal_locale
 __all__ = [  # what other modules import from here, some of it defined in the modules above
     "ConfigError", "Settings", "SegmentAuth", "TrustpilotSettings", "DatabaseSettings", "WorkerSettings", "Limits",
     "ConsoleSettings", "ServerSettings", "EmailLook", "SmtpServer", "SETTINGS", "load_settings", "read_group",
-    "load_auth", "load_keys", "log_options", "email_look", "describe", "markdown",
+    "load_auth", "load_keys", "load_database", "load_retention", "unset_lines", "log_options", "email_look",
+    "describe", "markdown",
     "environment", "read_dotenv", "demo_keys", "demo_banner", "demo_environ", "parse_locale_hosts",
     "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
     "mask_url", "DEFAULT_DATABASE_URL",
@@ -530,6 +531,30 @@ def _only(names: tuple[str, ...], environ: Mapping[str, str] | None) -> dict[str
     if problems:
         raise ConfigError(problems)
     return values
+
+
+def load_database(environ: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """The database settings alone: what ``status``, ``retry``, ``purge``, ``forget`` and ``db upgrade`` need (no
+    Trustpilot key, no Segment credential)."""
+    values, problems = read_group(DATABASE, environ)
+    if problems:
+        raise ConfigError(problems)
+    return DatabaseSettings(**values)
+
+
+def load_retention(environ: Mapping[str, str] | None = None) -> float:
+    """``RETENTION`` alone, in seconds (``receiver purge``)."""
+    return _only(("RETENTION",), environ)["RETENTION"]
+
+
+def unset_lines(environ: Mapping[str, str]) -> list[str]:
+    """The problems of ``load_settings(environ, intake=True)`` that only say a needed setting is not set yet (what
+    ``receiver config`` lists without failing): the required settings outside a sender's group, and a way to
+    authenticate Segment."""
+    lines = [setting.missing() for setting in SETTINGS
+             if setting.required and setting.group in (TRUSTPILOT, AUTH, DATABASE) and not given(environ, setting.name)]
+    auth, _problems = read_group(AUTH, environ)
+    return lines + _auth_rules(auth, intake=True)
 
 
 def load_auth(environ: Mapping[str, str] | None = None) -> SegmentAuth:

@@ -16,7 +16,15 @@ from typing import NoReturn
 
 import click
 
-from .config import DEMO_NO_DATABASE, ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
+from .config import (
+    DEMO_NO_DATABASE,
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    demo_banner,
+    load_database,
+    load_settings,
+)
 from .senders import Sender, load_sender
 from .store import Store, StoreUnavailable
 
@@ -41,6 +49,15 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False, demo_database:
     if demo:
         click.secho(demo_banner(settings), err=True, fg="yellow", bold=True)
     return settings
+
+
+def database_or_exit() -> DatabaseSettings:
+    """The database settings from the environment (the commands that need no Trustpilot key); every problem on
+    its own line and exit code 2 if any."""
+    try:
+        return load_database()
+    except ConfigError as exc:
+        fail(exc.problems)
 
 
 def open_store(database: DatabaseSettings) -> Store:
