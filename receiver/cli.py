@@ -198,7 +198,8 @@ def status() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--url", help="POST to a running receiver (http://127.0.0.1:8000 means its /segment) instead of in-process.")
 @click.option("--api-key", help="Segment API key to send (default: the first of SEGMENT_API_KEYS).")
-@click.option("--demo", is_flag=True, help="Throwaway keys and a temporary database; delivers with the log sender.")
+@click.option("--demo", is_flag=True, help="Throwaway keys, its own temporary database, delivered by the log sender "
+              "(with --url: API key 'demo').")
 @click.option("--deliver/--no-deliver", default=None, help="After replaying, run the worker once (default: with --demo).")
 def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
     """Replay fixture events (files or folders of JSON) through the same path as POST /segment."""

@@ -28,14 +28,15 @@ MANIFEST = "MANIFEST.json"  # a corpus's own replay rules (doors, headers, expec
 
 
 def run(paths: tuple[str, ...], *, url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
-    """Replay ``paths``: to ``url`` when given, else in-process on the configured database (with ``demo``, a
-    temporary one and the demo keys); then, with ``deliver`` (by default with ``demo``), run the worker once.
+    """Replay ``paths``: to ``url`` when given (with ``demo``, as API key ``demo`` unless ``api_key`` says
+    otherwise), else in-process on the configured database (with ``demo``, its own temporary one, removed at the
+    end, and the demo keys); then, with ``deliver`` (by default with ``demo``), run the worker once.
     Exit 1 when a file could not be read or the receiver not reached."""
     with _quiet_web_log(), ExitStack() as stack:  # the stack: --demo's database, removed at the end
         files = list(fixture_files(paths))
         settings: Settings | None = None
         if url:
-            post = remote_poster(url, api_key)
+            post = remote_poster(url, api_key or (config.DEMO_API_KEY if demo else None))  # --demo: "demo"
         else:
             database = stack.enter_context(scratch.demo_database()) if demo else None
             settings = settings_or_exit(demo=demo, intake=True, demo_database=database)
