@@ -5,17 +5,15 @@ callback untouched, never make ``./receiver.db``, and leave no temporary folder 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from receiver.store import Store
-from support.data import FIXTURES, basic_auth
+from support.data import FIXTURES
 from support.net import free_port
 from support.servers import callback_server
 from support.serving import stop_group
@@ -86,9 +84,10 @@ def test_serve_demo_with_its_worker_uses_its_own_database_and_the_log_sender(pro
                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_server(f"http://127.0.0.1:{port}/healthz", process=process)
-        seed = json.loads((FIXTURES / "order-completed-seed.json").read_text())
-        answer = requests.post(f"http://127.0.0.1:{port}/segment", json=seed, headers=basic_auth("demo"), timeout=10)
-        assert answer.status_code == 200, answer.text
+        replayed = subprocess.run([str(RECEIVER), "replay", "--demo", "--url", f"http://127.0.0.1:{port}",
+                                   str(FIXTURES / "order-completed-seed.json")], env=env, cwd=work,
+                                  capture_output=True, text=True, timeout=60)  # --url with --demo: API key "demo"
+        assert "200 accepted" in replayed.stdout, replayed.stdout + replayed.stderr
         wait_until(lambda: "/evaluate-bgl/example.com?p=" in log.read_text(), "the demo worker's log line")
     finally:
         stop_group(process)
