@@ -13,11 +13,12 @@ import logging
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from typing import Any, cast
 
 import click
 
-from . import bgl, config, logs, server
+from . import bgl, config, logs, scratch, server
 from . import status as report
 from .clock import utcnow
 from .config import ConfigError, TrustpilotSettings, load_settings
@@ -26,7 +27,15 @@ from .links import LinkBuilder
 from .privacy import mask_email
 from .senders import ReadyInvitation, Sender, SendFailure
 from .setting_types import Whole
-from .startup import database_or_exit, fail, open_store, sender_or_exit, settings_or_exit, upgraded_store
+from .startup import (
+    database_or_exit,
+    fail,
+    open_store,
+    require_sender,
+    sender_or_exit,
+    settings_or_exit,
+    upgraded_store,
+)
 from .store import OPERATOR, Store
 from .text import language_of, sanitise_tag, unique, valid_email
 from .unsubscribe import UnsubscribeLinks
@@ -68,26 +77,33 @@ def _like_setting(name: str) -> dict[str, Any]:
 @click.option("--port", **_like_setting("PORT"), help="Port to listen on.")
 @click.option("--workers", **_like_setting("WEB_CONCURRENCY"), help="Web worker processes.")
 @click.option("--worker", "with_worker", is_flag=True, help="Also run a delivery worker: one command, whole service.")
-@click.option("--demo", is_flag=True, help="Throwaway keys and API key 'demo': never for real customers.")
+@click.option("--demo", is_flag=True, help="Throwaway keys, API key 'demo', its own temporary database and the log "
+              "sender: never for real customers.")
 def serve(host: str, port: int | None, workers: int | None, with_worker: bool, demo: bool) -> None:
     """Run the web app (POST /segment) under gunicorn."""
-    settings = settings_or_exit(demo=demo, intake=True)  # first: gunicorn reads WEB_CONCURRENCY when imported
-    open_store(settings.database).close()  # SQLite: migrated once, here; each web worker opens its own connections
-    server.serve(settings, host=host, port=port or settings.server.port, workers=workers or settings.server.workers,
-                 with_worker=with_worker, demo=demo)
+    with scratch.demo_database() if demo else nullcontext() as database:
+        # first: gunicorn reads WEB_CONCURRENCY when imported
+        settings = settings_or_exit(demo=demo, intake=True, demo_database=database)
+        if with_worker:
+            require_sender(settings)
+        open_store(settings.database).close()  # SQLite: migrated once, here; each web worker opens its own
+        server.serve(settings, host=host, port=port or settings.server.port,
+                     workers=workers or settings.server.workers, with_worker=with_worker, demo_database=database)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--demo", is_flag=True, help="Use the throwaway demo keys.")
-def worker(once: bool, demo: bool) -> None:
+@click.option("--demo", is_flag=True, help="Throwaway keys, its own temporary database and the log sender.")
+@click.option("--demo-database", hidden=True, help="serve --demo --worker's database, for its delivery worker.")
+def worker(once: bool, demo: bool, demo_database: str | None) -> None:
     """Build the links of due invitations and hand them to the configured sender.
 
     On SIGTERM it finishes the invitation in hand, gives the rest of its batch back, and exits.
     """
     from . import worker_process  # when it runs: see the module's docstring
 
-    worker_process.run(settings_or_exit(demo=demo), once=once)
+    with scratch.demo_database() if demo and not demo_database else nullcontext(demo_database) as database:
+        worker_process.run(settings_or_exit(demo=demo, demo_database=database), once=once)
 
 
 # -- operations -----------------------------------------------------------------------------------
@@ -100,8 +116,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply the migrations (the Procfile's release line runs this)."""
-    settings = settings_or_exit()
-    upgraded_store(settings.database).close()
+    upgraded_store(database_or_exit()).close()
     click.echo("database is at the newest schema")
 
 
@@ -110,8 +125,7 @@ def upgrade() -> None:
 @click.option("--id", "invitation_id", type=int, help="Only this invitation (retrying or dead).")
 def retry(dead: bool, invitation_id: int | None) -> None:
     """Make retrying invitations due now (with --dead, dead ones too)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
+    store = open_store(database_or_exit())
     changed = store.outbox.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
@@ -123,9 +137,12 @@ def retry(dead: bool, invitation_id: int | None) -> None:
 @main.command()
 def purge() -> None:
     """Erase now the personal data of finished invitations older than RETENTION."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
-    erased = store.erasure.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
+    try:
+        retention = config.load_retention()
+    except ConfigError as exc:
+        fail(exc.problems)
+    store = open_store(database_or_exit())
+    erased = store.erasure.purge(now=utcnow(), older_than_seconds=retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
 
@@ -179,8 +196,8 @@ def _address_key_or_exit(store: Store, email: str) -> str:
 @main.command("config")
 @click.option("--markdown", is_flag=True, help="Print the README's tables of every setting instead.")
 def show_config(markdown: bool) -> None:
-    """Print the configuration in force, every secret masked; exit 2 if it has problems (a sender's own settings
-    are checked when the worker starts)."""
+    """Print the configuration in force, every secret masked, and what is not set yet; exit 2 if a value cannot
+    be used (a sender's own settings are checked when the worker starts)."""
     if markdown:
         click.echo(config.markdown(), nl=False)
         return
@@ -190,14 +207,18 @@ def show_config(markdown: bool) -> None:
     try:
         load_settings(environ, intake=True)
     except ConfigError as exc:
-        fail(exc.problems)
+        unset = config.unset_lines(environ)
+        for line in (line for line in exc.problems if line in unset):
+            click.echo(f"not set yet: {line}", err=True)
+        wrong = [line for line in exc.problems if line not in unset]
+        if wrong:
+            fail(wrong)
 
 
 @main.command()
 def status() -> None:
     """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
+    store = open_store(database_or_exit())
     for line in report.status_lines(report.read_status(store.reports, now=utcnow())):
         click.echo(line)
     store.close()
@@ -223,7 +244,8 @@ def dkim_record() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--url", help="POST to a running receiver (http://127.0.0.1:8000 means its /segment) instead of in-process.")
 @click.option("--api-key", help="Segment API key to send (default: the first of SEGMENT_API_KEYS).")
-@click.option("--demo", is_flag=True, help="Throwaway keys and a temporary database; delivers with the log sender.")
+@click.option("--demo", is_flag=True, help="Throwaway keys, its own temporary database, delivered by the log sender "
+              "(with --url: API key 'demo').")
 @click.option("--deliver/--no-deliver", default=None, help="After replaying, run the worker once (default: with --demo).")
 def replay(paths: tuple[str, ...], url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
     """Replay fixture events (files or folders of JSON) through the same path as POST /segment."""

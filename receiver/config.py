@@ -78,14 +78,17 @@ from .text import DOMAIN, is_domain, is_locale, normal_locale
 __all__ = [  # what other modules import from here, some of it defined in the modules above
     "ConfigError", "Settings", "SegmentAuth", "TrustpilotSettings", "DatabaseSettings", "WorkerSettings", "Limits",
     "ConsoleSettings", "ServerSettings", "EmailLook", "SmtpServer", "SETTINGS", "load_settings", "read_group",
-    "load_auth", "load_database", "load_keys", "log_options", "email_look", "describe", "markdown",
-    "environment", "read_dotenv", "demo_keys", "demo_banner", "parse_locale_hosts",
+    "load_auth", "load_database", "load_keys", "load_retention", "unset_lines", "log_options", "email_look",
+    "describe", "markdown", "environment", "read_dotenv", "demo_keys", "demo_banner", "demo_environ",
+    "parse_locale_hosts",
     "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
     "mask_url", "DEFAULT_DATABASE_URL", "DkimSigning", "dkim_signing", "load_dkim",
 ]
 
 DEMO_DOMAIN = "example.com"
 DEMO_API_KEY = "demo"
+DEMO_BUSINESS = "Demo Shop"
+DEMO_NO_DATABASE = "sqlite://"  # in memory: what a demo command that opens no database (link) is given
 MIN_SECRET_KEY = 16
 MIN_CONSOLE_PASSWORD = 12  # the login limiter's global cap makes a spread of addresses guess slowly, not never
 MAX_DB_TIMEOUT = 9.0  # a request waiting on the database is answered 503 before Segment's 10 s run out
@@ -210,15 +213,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_TIMEOUT", Duration(maximum=MAX_DB_TIMEOUT), DATABASE, "How long a request may wait for a locked or "
             "slow database, its turn behind other requests included, before it is answered 503 (at most 9 s: inside "
             "Segment's 10 s).", "2s", default="5s", attr="timeout"),
-    Setting("DATA_KEY", Key(), DATABASE, "Server secret (base64, 32 bytes) that keys the *address keys*: "
+    Setting("DATA_KEY", Key(hex_too=True), DATABASE, "Server secret (32 bytes: base64, or 64 hex digits as "
+            "Heroku's app.json generator makes it) that keys the *address keys*: "
             "HMAC-SHA256 of each customer's normalised address, by which erasure, suppression and the frequency "
             "cap find a customer. Make one with `openssl rand -base64 32`; changing it forgets every address key.",
             "(base64)", attr="data_key", secret=True, required=True,
             hint="it keys the address keys of erasure and suppression; make one with: openssl rand -base64 32"),
     # -- worker --
     Setting("SENDER", Text(lower=True, label="sender name"), WORKER_GROUP, "Which sender delivers the links: `log`, "
-            "`smtp`, `http` or a plug-in's name (see [Senders](#senders)).", "smtp", default="log", attr="sender",
-            process=WORKER),
+            "`smtp`, `http` or a plug-in's name (see [Senders](#senders)). Chosen, never assumed: the worker refuses "
+            "to start without it; `log` mails nobody, and says so when the worker starts.", "smtp", attr="sender",
+            process=WORKER, unset="— (required by the worker; `log` in demo mode)"),
     Setting("MAX_ATTEMPTS", Whole(1, 1000), WORKER_GROUP, "Delivery attempts before an invitation is `dead`.", "5",
             default="8", attr="max_attempts", process=WORKER),
     Setting("LEASE", Duration(maximum=86400, positive=True), WORKER_GROUP, "How long a worker holds a claimed "
@@ -476,8 +481,8 @@ def read_group(group: str, environ: Mapping[str, str] | None = None,
 
 
 def _demo_defaults(environ: Mapping[str, str]) -> dict[str, str]:
-    """``--demo``: throwaway domain, keys and API key stand in for the ones not set."""
-    defaults = {"TRUSTPILOT_DOMAIN": DEMO_DOMAIN,
+    """``--demo``: throwaway domain, keys, API key and business name stand in for the ones not set."""
+    defaults = {"TRUSTPILOT_DOMAIN": DEMO_DOMAIN, "BUSINESS_NAME": DEMO_BUSINESS,
                 "DATA_KEY": base64.b64encode(hashlib.sha256(b"receiver demo data key").digest()).decode()}
     if not (given(environ, "TRUSTPILOT_ENCRYPT_KEY") or given(environ, "TRUSTPILOT_AUTH_KEY")):
         keys = demo_keys()
@@ -486,6 +491,15 @@ def _demo_defaults(environ: Mapping[str, str]) -> dict[str, str]:
     if not any(given(environ, name) for name in ("SEGMENT_API_KEYS", "SEGMENT_SHARED_SECRETS", "SEGMENT_BEARER_TOKENS")):
         defaults["SEGMENT_API_KEYS"] = DEMO_API_KEY
     return defaults
+
+
+def demo_environ(environ: Mapping[str, str], database: str = DEMO_NO_DATABASE) -> dict[str, str]:
+    """What ``--demo`` runs with: ``environ`` with the demo's own ``database`` and the ``log`` sender, whatever
+    ``DATABASE_URL`` and ``SENDER`` say (in the environment or a ``.env``: a demo never reaches a real set-up),
+    and the demo's values for the settings not set (so that ``receiver config`` and the console show them as in
+    force)."""
+    stand_ins = {name: value for name, value in _demo_defaults(environ).items() if not given(environ, name)}
+    return {**environ, **stand_ins, "DATABASE_URL": database, "SENDER": "log"}
 
 
 def _auth_rules(auth: Mapping[str, Any], intake: bool) -> list[str]:
@@ -506,26 +520,25 @@ def _console_rules(console: Mapping[str, Any]) -> list[str]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = False, intake: bool = False,
-                  scratch_database: Callable[[], str] | None = None) -> Settings:
+                  demo_database: str = DEMO_NO_DATABASE) -> Settings:
     """The receiver's settings from ``environ`` (this process's environment when None); ``ConfigError`` lists
     every problem, group by group.
 
     ``intake``: the process receives Segment messages, so it needs a way to authenticate them (an API key,
     a shared secret or a bearer token), unless ``ALLOW_UNAUTHENTICATED=true`` says otherwise explicitly.
-    ``demo``: throwaway keys, domain and API key stand in for the ones not set.
-    ``scratch_database``: when DATABASE_URL is not set, the database it returns, and the log sender
-    (``replay --demo``: a demo never touches a real set-up).
+    ``demo``: ``demo_environ``: the database ``demo_database`` (a temporary one, ``scratch.demo_database``; by
+    default none, for the commands that open none) and the log sender, whatever is configured; throwaway keys,
+    domain, API key and business name stand in for the ones not set.
     """
     environ = environment() if environ is None else environ
-    if scratch_database is not None and not given(environ, "DATABASE_URL"):
-        environ = {**environ, "DATABASE_URL": scratch_database(), "SENDER": "log"}
-    defaults = _demo_defaults(environ) if demo else {}
+    if demo:
+        environ = demo_environ(environ, demo_database)
     groups: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     rules: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
         AUTH: lambda auth: _auth_rules(auth, intake), CONSOLE: _console_rules}
     for group in (TRUSTPILOT, AUTH, DATABASE, WORKER_GROUP, CONSOLE, LIMITS, SERVER):
-        groups[group], found = read_group(group, environ, defaults)
+        groups[group], found = read_group(group, environ)
         # a group's rules look at its values only once each of them could be read
         problems += found or rules.get(group, lambda _values: [])(groups[group])
     if problems:
@@ -553,11 +566,27 @@ def _only(names: tuple[str, ...], environ: Mapping[str, str] | None) -> dict[str
 
 
 def load_database(environ: Mapping[str, str] | None = None) -> DatabaseSettings:
-    """The database settings alone, ``DATA_KEY`` included (``forget``, ``suppress``: no Trustpilot keys needed)."""
+    """The database settings alone, ``DATA_KEY`` included: what ``status``, ``retry``, ``purge``, ``forget``,
+    ``suppress`` and ``db upgrade`` need (no Trustpilot key, no Segment credential)."""
     values, problems = read_group(DATABASE, environ)
     if problems:
         raise ConfigError(problems)
     return DatabaseSettings(**values)
+
+
+def load_retention(environ: Mapping[str, str] | None = None) -> float:
+    """``RETENTION`` alone, in seconds (``receiver purge``)."""
+    return _only(("RETENTION",), environ)["RETENTION"]
+
+
+def unset_lines(environ: Mapping[str, str]) -> list[str]:
+    """The problems of ``load_settings(environ, intake=True)`` that only say a needed setting is not set yet (what
+    ``receiver config`` lists without failing): the required settings outside a sender's group, and a way to
+    authenticate Segment."""
+    lines = [setting.missing() for setting in SETTINGS
+             if setting.required and setting.group in (TRUSTPILOT, AUTH, DATABASE) and not given(environ, setting.name)]
+    auth, _problems = read_group(AUTH, environ)
+    return lines + _auth_rules(auth, intake=True)
 
 
 def load_auth(environ: Mapping[str, str] | None = None) -> SegmentAuth:
@@ -656,6 +685,9 @@ def demo_banner(settings: Settings) -> str:
     lines = ["*** DEMO MODE: throwaway Trustpilot keys, NOT for real customers. ***",
              f"*** domain={trustpilot.domain}, Segment API key {settings.auth.api_keys[0]!r} ***"
              if settings.auth.api_keys == (DEMO_API_KEY,) else f"*** domain={trustpilot.domain} ***"]
+    lines.append("*** DATABASE_URL and SENDER are ignored: " + (
+        "no database" if settings.database.url == DEMO_NO_DATABASE else
+        "a temporary database, removed on exit") + ", and the log sender (nobody is mailed) ***")
     if trustpilot.keys == demo_keys():  # published and worthless, so they may be shown
         lines.append(f"*** TRUSTPILOT_ENCRYPT_KEY={base64.b64encode(trustpilot.keys.encrypt).decode()} ***")
         lines.append(f"*** TRUSTPILOT_AUTH_KEY={base64.b64encode(trustpilot.keys.auth).decode()} ***")

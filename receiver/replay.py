@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import requests
 
-from . import config
+from . import config, scratch
 from .auth import credential_headers
 from .config import ConfigError, Settings
 from .startup import fail, open_store, settings_or_exit
@@ -29,16 +28,18 @@ MANIFEST = "MANIFEST.json"  # a corpus's own replay rules (doors, headers, expec
 
 
 def run(paths: tuple[str, ...], *, url: str | None, api_key: str | None, demo: bool, deliver: bool | None) -> None:
-    """Replay ``paths``: to ``url`` when given, else in-process on the configured database (with ``demo``, a
-    temporary one and the demo keys); then, with ``deliver`` (by default with ``demo``), run the worker once.
+    """Replay ``paths``: to ``url`` when given (with ``demo``, as API key ``demo`` unless ``api_key`` says
+    otherwise), else in-process on the configured database (with ``demo``, its own temporary one, removed at the
+    end, and the demo keys); then, with ``deliver`` (by default with ``demo``), run the worker once.
     Exit 1 when a file could not be read or the receiver not reached."""
-    with _quiet_web_log():
+    with _quiet_web_log(), ExitStack() as stack:  # the stack: --demo's database, removed at the end
         files = list(fixture_files(paths))
         settings: Settings | None = None
         if url:
-            post = remote_poster(url, api_key)
+            post = remote_poster(url, api_key or (config.DEMO_API_KEY if demo else None))  # --demo: "demo"
         else:
-            settings = settings_or_exit(demo=demo, intake=True, scratch_database=scratch_database if demo else None)
+            database = stack.enter_context(scratch.demo_database()) if demo else None
+            settings = settings_or_exit(demo=demo, intake=True, demo_database=database)
             post = local_poster(settings, api_key)
         failed = replay_files(files, post, url)
         if settings is not None and (deliver if deliver is not None else demo):
@@ -128,11 +129,6 @@ def count(totals: Counter[str], outcome: str, body: Any) -> None:
 
 def summary(totals: Counter[str]) -> str:
     return "summary: " + (", ".join(f"{n} {name}" for name, n in sorted(totals.items()) if n) or "nothing")
-
-
-def scratch_database() -> str:
-    """``replay --demo``'s database when DATABASE_URL is not set: a SQLite file in a new temporary folder."""
-    return f"sqlite:///{tempfile.mkdtemp(prefix='receiver-demo-')}/demo.db"
 
 
 def local_poster(settings: Settings, api_key: str | None) -> Poster:

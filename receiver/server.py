@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config, logs
 from .config import Settings
+from .scratch import removed_at_exit
 
 if TYPE_CHECKING:
     from .http_worker import RequestLimits
@@ -51,24 +52,28 @@ def request_limits(settings: Settings) -> RequestLimits:
                          max_body=settings.limits.max_body)
 
 
-def metrics_folder(folder: str) -> None:
+def metrics_folder(folder: str) -> str | None:
     """Gunicorn's workers (and a worker started with --worker) add up their metrics in one folder,
-    which must be set before prometheus_client is imported and emptied at every start."""
+    which must be set before prometheus_client is imported and emptied at every start. Without ``folder``, one is
+    made: its path is returned, for the caller to remove at exit."""
+    made = None
     if not folder:
         # prometheus_client reads PROMETHEUS_MULTIPROC_DIR itself (here, in gunicorn's workers and in the
         # worker process): the one setting that is handed on through the environment, so it is written there
-        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
+        folder = made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
+    return made
 
 
 class DeliveryChild:
     """``serve --worker``'s delivery worker: ``python -m receiver worker``, started when gunicorn is ready and
     stopped (SIGTERM, then SIGKILL after 20 s) when it exits."""
 
-    def __init__(self, demo: bool):
-        self.command = [sys.executable, "-m", "receiver", "worker", *(["--demo"] if demo else [])]
+    def __init__(self, demo_database: str | None):
+        demo = ["--demo", "--demo-database", demo_database] if demo_database else []  # the demo's, shared
+        self.command = [sys.executable, "-m", "receiver", "worker", *demo]
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, _server: Any) -> None:
@@ -85,12 +90,19 @@ class DeliveryChild:
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker: bool = False,
-          demo: bool = False) -> None:
-    """Run the app under gunicorn until it is stopped; the database must be ready (``startup.open_store``)."""
+          demo_database: str | None = None) -> None:
+    """Run the app under gunicorn until it is stopped; the database must be ready (``startup.open_store``).
+    ``demo_database``: ``serve --demo``'s, which its delivery worker is given too."""
     if not settings.server.metrics_token:
         log.warning("METRICS_TOKEN is not set: /metrics, with its counts of orders and invitations, is open to anyone "
                     "who can reach this service")
-    metrics_folder(settings.server.metrics_dir)
+    made = metrics_folder(settings.server.metrics_dir)
+    with removed_at_exit(made):
+        _run(settings, host=host, port=port, workers=workers, with_worker=with_worker, demo_database=demo_database)
+
+
+def _run(settings: Settings, *, host: str, port: int, workers: int, with_worker: bool,
+         demo_database: str | None) -> None:
     # Imported only now, once the settings are checked and the metrics folder is set: gunicorn parses
     # WEB_CONCURRENCY (a bad value would be a traceback) and prometheus_client, under web and metrics, reads
     # PROMETHEUS_MULTIPROC_DIR when first imported.
@@ -103,7 +115,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, with_worker
                                request_limits(settings))
     options["child_exit"] = lambda _server, worker: metrics.mark_process_dead(worker.pid)
     if with_worker:
-        delivery = DeliveryChild(demo)
+        delivery = DeliveryChild(demo_database)
         options.update(when_ready=delivery.start, on_exit=delivery.stop)
 
     class Server(BaseApplication):

@@ -11,6 +11,7 @@ share the range and masking helpers at the top.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Sequence
 from re import Pattern as Regex
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .bgl import KeyProblem, load_key
+from .bgl import KEY_SIZE, KeyProblem, load_key
 from .declare import Kind, Setting
 
 DEFAULT_DATABASE_URL = "sqlite:///receiver.db"
@@ -293,15 +294,22 @@ class Parsed(Kind):
 
 
 class Key(Kind):
-    """A Trustpilot key: base64 of 32 bytes."""
+    """A key of 32 bytes in base64, as Trustpilot shows its keys; ``hex_too``: or as 64 hexadecimal digits, as
+    Heroku's ``generator: secret`` makes one (app.json). No base64 text of 32 bytes is 64 characters long, so the
+    two never mix up."""
 
     label = "base64 key, 32 bytes"
     refused = ("nope!", "c2hvcnQ=")
 
-    def __init__(self) -> None:
+    def __init__(self, *, hex_too: bool = False) -> None:
         super().__init__(empty=b"")
+        self.hex_too = hex_too
+        if hex_too:
+            self.label = "32-byte key: base64 or 64 hex digits"
 
     def parse(self, text: str, setting: Setting) -> bytes:
+        if self.hex_too and len(text) == 2 * KEY_SIZE and all(c in string.hexdigits for c in text):
+            return bytes.fromhex(text)
         try:
             return load_key(text, setting.name)
         except KeyProblem as exc:

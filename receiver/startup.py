@@ -12,12 +12,19 @@ a server that answers 500s.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 import click
 
-from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_database, load_settings
+from .config import (
+    DEMO_NO_DATABASE,
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    demo_banner,
+    load_database,
+    load_settings,
+)
 from .senders import Sender, load_sender
 from .store import Store, StoreUnavailable
 
@@ -32,11 +39,11 @@ def fail(lines: list[str], code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def settings_or_exit(*, demo: bool = False, intake: bool = False,
-                     scratch_database: Callable[[], str] | None = None) -> Settings:
-    """The settings from the environment; every problem on its own line and exit code 2 if any."""
+def settings_or_exit(*, demo: bool = False, intake: bool = False, demo_database: str | None = None) -> Settings:
+    """The settings from the environment; every problem on its own line and exit code 2 if any. ``demo``: on
+    ``demo_database`` (``scratch.demo_database``; none when not given), whatever DATABASE_URL says."""
     try:
-        settings = load_settings(demo=demo, intake=intake, scratch_database=scratch_database)
+        settings = load_settings(demo=demo, intake=intake, demo_database=demo_database or DEMO_NO_DATABASE)
     except ConfigError as exc:
         fail(exc.problems)
     if demo:
@@ -84,8 +91,20 @@ def _ready(store: Store, *, migrate: bool) -> Store:
     return store
 
 
+NO_SENDER = ("SENDER is not set: choose how invitations are delivered: log (only written to the log: nobody is "
+             "mailed), smtp (this service emails the customers) or http (a signed callback to your mailer)")
+
+
+def require_sender(settings: Settings) -> None:
+    """Exit 2 with one line naming the choices when ``SENDER`` is not set: a sender is chosen, never assumed (a
+    deploy that defaulted to ``log`` would mark every order sent while nobody is invited)."""
+    if not settings.worker.sender:
+        fail([NO_SENDER])
+
+
 def sender_or_exit(settings: Settings) -> Sender:
     """The configured sender, built from the environment; its settings' problems one line each and exit 2."""
+    require_sender(settings)
     try:
         return load_sender(settings.worker.sender, settings.environ)
     except ValueError as exc:

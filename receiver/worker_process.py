@@ -34,6 +34,8 @@ def build_worker(settings: Settings, stop: Stop) -> Worker:
     sender = sender_or_exit(settings)
     links = LinkBuilder.from_settings(settings.trustpilot)
     store = open_store(settings.database)
+    if settings.worker.sender == "log" and not settings.demo:
+        log.warning("SENDER=log: invitations are only written to the log and marked sent; nobody is mailed")
     return Worker(store, settings.worker, sender, links=links, stop=stop,
                   waiting=Waiting.from_settings(store, settings.trustpilot), unsubscribe=unsubscribe_links(settings))
 

@@ -29,6 +29,7 @@ def base_env(**extra: str) -> dict[str, str]:
         "DATA_KEY": DATA_KEY,
         # off, so that a test may send several invitations to one address; the cap's own tests turn it on
         "INVITE_COOLDOWN": "0",
+        "SENDER": "log",  # chosen, never assumed: the worker refuses to start without it
     }
     env.update(extra)
     return env
