@@ -62,7 +62,8 @@ def test_it_has_a_repository_and_every_setting_says_what_it_is_and_whether_it_is
     declared = {setting.name for setting in config.SETTINGS}
     assert set(MANIFEST["env"]) | set(app_manifest.SET_BY_THE_PLATFORM) == declared
     required = {name for name, entry in MANIFEST["env"].items() if entry["required"]}
-    assert required == {"TRUSTPILOT_DOMAIN", "TRUSTPILOT_ENCRYPT_KEY", "TRUSTPILOT_AUTH_KEY", "SENDER"}
+    assert required == {"TRUSTPILOT_DOMAIN", "TRUSTPILOT_ENCRYPT_KEY", "TRUSTPILOT_AUTH_KEY", "SENDER", "DATA_KEY"}
+    assert MANIFEST["env"]["DATA_KEY"]["generator"] == "secret"  # required, and Heroku makes it
     assert "Required with SENDER=smtp." in MANIFEST["env"]["SMTP_URL"]["description"]
     assert "Required with SENDER=http." in MANIFEST["env"]["CALLBACK_SECRET"]["description"]
     assert all(word in MANIFEST["env"]["SENDER"]["description"] for word in ("log", "smtp", "http"))
