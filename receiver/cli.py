@@ -125,7 +125,7 @@ def upgrade() -> None:
 @click.option("--id", "invitation_id", type=int, help="Only this invitation (retrying or dead).")
 def retry(dead: bool, invitation_id: int | None) -> None:
     """Make retrying invitations due now (with --dead, dead ones too)."""
-    store = open_store(database_or_exit())
+    store = open_store(database_or_exit(data_key=False))
     changed = store.outbox.retry(now=utcnow(), dead=dead, invitation_id=invitation_id)
     store.close()
     click.echo(f"{changed} invitation(s) due now")
@@ -141,7 +141,7 @@ def purge() -> None:
         retention = config.load_retention()
     except ConfigError as exc:
         fail(exc.problems)
-    store = open_store(database_or_exit())
+    store = open_store(database_or_exit(data_key=False))
     erased = store.erasure.purge(now=utcnow(), older_than_seconds=retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
@@ -218,7 +218,7 @@ def show_config(markdown: bool) -> None:
 @main.command()
 def status() -> None:
     """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
-    store = open_store(database_or_exit())
+    store = open_store(database_or_exit(data_key=False))
     for line in report.status_lines(report.read_status(store.reports, now=utcnow())):
         click.echo(line)
     store.close()

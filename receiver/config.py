@@ -565,10 +565,22 @@ def _only(names: tuple[str, ...], environ: Mapping[str, str] | None) -> dict[str
     return values
 
 
-def load_database(environ: Mapping[str, str] | None = None) -> DatabaseSettings:
-    """The database settings alone, ``DATA_KEY`` included: what ``status``, ``retry``, ``purge``, ``forget``,
-    ``suppress`` and ``db upgrade`` need (no Trustpilot key, no Segment credential)."""
-    values, problems = read_group(DATABASE, environ)
+def load_database(environ: Mapping[str, str] | None = None, *, data_key: bool = True) -> DatabaseSettings:
+    """The database settings alone (no Trustpilot key, no Segment credential): what ``forget`` and ``suppress``
+    need, ``DATA_KEY`` included; with ``data_key=False`` what ``status``, ``retry``, ``purge`` and ``db upgrade``
+    need, which find nobody by address (``DATA_KEY`` read when set, not asked for)."""
+    environ = environment() if environ is None else environ
+    if data_key:
+        values, problems = read_group(DATABASE, environ)
+    else:
+        values, problems = read([s for s in settings_in(DATABASE) if s.name != "DATA_KEY"], environ)
+        values = {BY_NAME[name].attr or name: value for name, value in values.items()}
+        if given(environ, "DATA_KEY"):
+            key, key_problems = read_group(DATABASE, environ)
+            values["data_key"], problems = key["data_key"], problems + [
+                line for line in key_problems if line.startswith("DATA_KEY")]
+        else:
+            values["data_key"] = b""
     if problems:
         raise ConfigError(problems)
     return DatabaseSettings(**values)

@@ -51,10 +51,11 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False, demo_database:
     return settings
 
 
-def database_or_exit() -> DatabaseSettings:
-    """The database settings alone (commands that need no Trustpilot key); their problems one line each, exit 2."""
+def database_or_exit(*, data_key: bool = True) -> DatabaseSettings:
+    """The database settings alone (commands that need no Trustpilot key; ``data_key=False``: nor ``DATA_KEY``);
+    their problems one line each, exit 2."""
     try:
-        return load_database()
+        return load_database(data_key=data_key)
     except ConfigError as exc:
         fail(exc.problems)
 

@@ -6,17 +6,28 @@ from click.testing import CliRunner
 
 from receiver.cli import main
 
-COMMANDS = [["status"], ["retry"], ["retry", "--dead"], ["purge"], ["forget", "jane@example.com"], ["db", "upgrade"],
-            ["config"]]
+COMMANDS = [["status"], ["retry"], ["retry", "--dead"], ["purge"], ["config"]]
+# these find customers by address key, or give stored addresses theirs: DATA_KEY, never a Trustpilot key
+KEYED = [["forget", "jane@example.com"], ["suppress", "jane@example.com"], ["unsuppress", "jane@example.com"],
+         ["db", "upgrade"]]
+NO_KEYS = {"TRUSTPILOT_DOMAIN": "", "TRUSTPILOT_ENCRYPT_KEY": "", "TRUSTPILOT_AUTH_KEY": "", "SEGMENT_API_KEYS": "",
+           "SENDER": ""}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_a_command_that_needs_no_key_runs_without_any(command, sqlite_url):
-    result = CliRunner().invoke(main, command, env={"DATABASE_URL": sqlite_url, "TRUSTPILOT_DOMAIN": "",
-                                                     "TRUSTPILOT_ENCRYPT_KEY": "", "TRUSTPILOT_AUTH_KEY": "",
-                                                     "SEGMENT_API_KEYS": "", "SENDER": ""})
+    result = CliRunner().invoke(main, command, env={"DATABASE_URL": sqlite_url, "DATA_KEY": "", **NO_KEYS})
     assert result.exit_code == 0, result.output
     assert "configuration error" not in result.output
+
+
+@pytest.mark.parametrize("command", KEYED, ids=" ".join)
+def test_a_command_that_finds_customers_by_address_needs_data_key_alone(command, sqlite_url):
+    env = {"DATABASE_URL": sqlite_url, **NO_KEYS}
+    refused = CliRunner().invoke(main, command, env={**env, "DATA_KEY": ""})
+    assert refused.exit_code == 2 and "DATA_KEY is not set" in refused.output
+    done = CliRunner().invoke(main, command, env={**env, "DATA_KEY": "a" * 64})
+    assert done.exit_code == 0, done.output
 
 
 def test_config_lists_what_is_not_set_yet_and_still_fails_on_a_value_it_cannot_use(sqlite_url):
