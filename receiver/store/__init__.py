@@ -24,7 +24,7 @@ from .engine import Database, StoreUnavailable, deadline, make_engine, reset_dea
 from .erasure import Erasure
 from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
-from .reports import ErrorRow, InvitationRow, Reports
+from .reports import UNDELIVERED, ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
     EXPIRED,
@@ -45,16 +45,18 @@ from .schema import (
     service_state,
     user_traits,
 )
+from .search import EVERYTHING, AddressLookup, InvitationFilter
 from .sessions import ConsoleSessions
 from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
-    "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
-    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
-    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
+    "DEAD", "EVERYTHING", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT",
+    "STATES", "SUPPRESSED", "UNDELIVERED", "WAITING", "AddressLookup", "ConsoleSessions", "Database", "Erasure",
+    "ErrorRow", "Gauges", "InvitationFilter", "InvitationRow", "Job", "NewInvitation", "Outbox", "QueueGauges",
+    "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "WaitingOrder",
+    "WaitingOrders", "console_sessions", "deadline", "identity_key", "invitations", "make_engine", "metadata",
+    "reset_deadline", "service_state", "set_deadline", "user_traits",
 ]
 
 

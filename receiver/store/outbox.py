@@ -31,6 +31,7 @@ from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
 from .engine import Database
 from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .search import InvitationFilter, filter_clause
 from .waiting import RECHECK_MARGIN
 
 
@@ -251,10 +252,19 @@ class Outbox:
 
         With ``invitation_id``, just that one, in either state. A retried dead row gets a fresh attempt budget.
         """
-        states = [RETRYING, DEAD] if dead or invitation_id is not None else [RETRYING]
+        states = (RETRYING, DEAD) if dead or invitation_id is not None else (RETRYING,)
+        where = invitations.c.id == invitation_id if invitation_id is not None else None
+        return self._requeue(now=now, states=states, where=where)
+
+    def requeue(self, *, now: datetime, states: tuple[str, ...], matching: InvitationFilter) -> int:
+        """Make the invitations ``matching`` that are in one of ``states`` (``retrying``, ``dead``) due now, as
+        ``retry`` does; how many were changed. The console's "Retry all dead" and "retry these"."""
+        return self._requeue(now=now, states=tuple(set(states) & {RETRYING, DEAD}), where=filter_clause(matching))
+
+    def _requeue(self, *, now: datetime, states: tuple[str, ...], where: Any) -> int:
         statement = update(invitations).where(invitations.c.state.in_(states), invitations.c.email.is_not(None))
-        if invitation_id is not None:
-            statement = statement.where(invitations.c.id == invitation_id)
+        if where is not None:
+            statement = statement.where(where)
         statement = statement.values(
             state=RETRYING,
             next_attempt_at=now,

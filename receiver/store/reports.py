@@ -3,14 +3,17 @@ pages of rows, deliveries per hour. Rows come back as frozen dataclasses, times 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from .engine import Database
-from .schema import STATES, UTCDateTime, invitations, queued
+from .schema import DEAD, PENDING, RETRYING, SENDING, STATES, WAITING, UTCDateTime, invitations, queued
+from .search import EVERYTHING, InvitationFilter, filter_clause
+
+UNDELIVERED = (PENDING, RETRYING, SENDING, WAITING)  # stored, not yet delivered, and not given up on
 
 
 @dataclass(frozen=True)
@@ -99,28 +102,69 @@ class Reports:
             row = conn.execute(select(*_ROW_COLUMNS).where(where)).first()
         return _invitation_row(row) if row else None
 
-    def page(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[InvitationRow], int]:
-        """One page of invitations, newest first (optionally of one state), and how many there are in all."""
-        rows = select(*_ROW_COLUMNS).order_by(invitations.c.created_at.desc(), invitations.c.id.desc())
-        total = select(func.count()).select_from(invitations)
-        if state is not None:
-            rows, total = rows.where(invitations.c.state == state), total.where(invitations.c.state == state)
+    def page(self, matching: InvitationFilter = EVERYTHING, *, state: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[InvitationRow], int]:
+        """One page of the invitations ``matching`` (and of ``state``, when given), newest first, and how many
+        match in all."""
+        where = filter_clause(matching if state is None else replace(matching, state=state))
+        rows = (select(*_ROW_COLUMNS).where(where)
+                .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()))
+        total = select(func.count()).select_from(invitations).where(where)
         with self.database.reading() as conn:
             found = [_invitation_row(row) for row in conn.execute(rows.limit(limit).offset(offset))]
             return found, int(conn.execute(total).scalar() or 0)
 
+    def count(self, matching: InvitationFilter, *, states: tuple[str, ...]) -> int:
+        """How many invitations ``matching`` are in one of ``states``."""
+        statement = (select(func.count()).select_from(invitations)
+                     .where(filter_clause(matching), invitations.c.state.in_(states)))
+        with self.database.reading() as conn:
+            return int(conn.execute(statement).scalar() or 0)
+
+    def oldest_undelivered(self) -> datetime | None:
+        """When the oldest invitation still to deliver (``UNDELIVERED``) was stored, or None if there is none."""
+        statement = select(func.min(invitations.c.created_at)).where(invitations.c.state.in_(UNDELIVERED))
+        with self.database.reading() as conn:
+            return conn.execute(statement).scalar()
+
     def deliveries_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
         """Invitations sent in each of the last ``hours`` whole hours up to ``now`` (the current hour last):
         (the hour's start; count), oldest first, empty hours included."""
+        return self._per_hour(invitations.c.sent_at, now=now, hours=hours)
+
+    def failures_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
+        """Invitations whose last attempt failed (``retrying`` or ``dead`` now), by the hour it failed in, as
+        ``deliveries_per_hour``: each counts once, at its latest failure (the deliveries table counts each
+        attempt)."""
+        failed = invitations.c.state.in_((RETRYING, DEAD)) & invitations.c.last_error.is_not(None)
+        return self._per_hour(invitations.c.updated_at, now=now, hours=hours, where=failed)
+
+    def outcomes_since(self, since: datetime) -> tuple[int, int]:
+        """(invitations sent, invitations whose last attempt failed) from ``since`` on: each counts once, by its
+        latest attempt (the deliveries table counts each attempt)."""
+        failed = (invitations.c.state.in_((RETRYING, DEAD)) & invitations.c.last_error.is_not(None)
+                  & (invitations.c.updated_at >= since))
+        statement = select(func.count().filter(invitations.c.sent_at >= since), func.count().filter(failed))
+        with self.database.reading() as conn:
+            sent, failures = conn.execute(statement).one()
+        return int(sent or 0), int(failures or 0)
+
+    def last_sent(self) -> datetime | None:
+        """When the latest invitation was sent, or None if none ever was."""
+        with self.database.reading() as conn:
+            return conn.execute(select(func.max(invitations.c.sent_at))).scalar()
+
+    def _per_hour(self, column: Any, *, now: datetime, hours: int, where: Any = None) -> list[tuple[datetime, int]]:
         current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         first = current - timedelta(hours=hours - 1)
-        sent_at = invitations.c.sent_at
         # counted by the database, hour by hour: a page load reads 24 rows, not every delivery of the day
         if self.database.dialect == "postgresql":
-            hour = func.date_trunc("hour", sent_at, type_=UTCDateTime)
+            hour = func.date_trunc("hour", column, type_=UTCDateTime)
         else:
-            hour = func.strftime("%Y-%m-%d %H:00:00", sent_at, type_=UTCDateTime)
-        statement = select(hour, func.count()).where(sent_at >= first, sent_at <= now).group_by(hour)
+            hour = func.strftime("%Y-%m-%d %H:00:00", column, type_=UTCDateTime)
+        statement = select(hour, func.count()).where(column >= first, column <= now).group_by(hour)
+        if where is not None:
+            statement = statement.where(where)
         with self.database.reading() as conn:
             found = dict(conn.execute(statement).all())
         starts = [first + timedelta(hours=index) for index in range(hours)]
