@@ -168,8 +168,8 @@ class LeaseKeeper:
         try:
             if not self.store.outbox.extend(job, lease_seconds=self.lease_seconds):
                 log.warning("invitation %s: its lease could not be renewed during the send", job.id)
-        except StoreUnavailable:
-            log.warning("invitation %s: the database is unavailable; its lease could not be renewed", job.id)
+        except StoreUnavailable as exc:
+            log.warning("invitation %s: its lease could not be renewed: %s", job.id, exc)
         except Exception as exc:  # the thread must outlive one bad renewal; the send goes on either way
             log.error("invitation %s: renewing its lease raised %s at %s", job.id, type(exc).__name__,
                       raised_where(exc))
@@ -327,13 +327,31 @@ class Worker:
         self.lease_keeper.close()
 
     def run_forever(self) -> None:
-        """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""
+        """Poll until ``stop`` is set; an unreachable database is waited out, not fatal: its cause is logged when it
+        changes (and when the database answers again), not at every poll; at DEBUG every time, with the driver's
+        exception."""
+        outage: str | None = None  # the cause last logged
         while not self.stop.is_set():
             try:
                 self.purge_if_due()
                 busy = self.run_batch().handled > 0
-            except StoreUnavailable:
-                log.warning("the database is unavailable; trying again in %ss", self.settings.poll_seconds)
+            except StoreUnavailable as exc:
+                outage = self._outage(exc, outage)
                 busy = False
+            else:
+                if outage is not None:
+                    log.info("the database answers again")
+                    outage = None
             if not busy:
                 self.stop.wait(self.settings.poll_seconds)
+
+    def _outage(self, exc: StoreUnavailable, logged: str | None) -> str:
+        """Log the outage ``exc`` if its cause is not the one ``logged`` last; the cause now logged."""
+        cause = str(exc)
+        if cause != logged:
+            log.warning("the database is unavailable: %s; trying again every %ss until it answers", cause,
+                        self.settings.poll_seconds)
+        driver = exc.__cause__
+        log.debug("the database is unavailable (%s): %s", exc.kind,
+                  f"{type(driver).__name__}: {driver}" if driver is not None else "no driver exception")
+        return cause

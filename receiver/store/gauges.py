@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
 
+from .causes import classify
 from .deliveries import Deliveries, DeliverySummary
 from .engine import Database, StoreUnavailable
 from .reports import Reports
@@ -110,4 +111,5 @@ class Gauges:
         try:
             self._upsert(PROBE, {"taken_at": now})
         except DBAPIError as exc:
-            raise StoreUnavailable(f"the database cannot take a write ({type(exc.orig).__name__})") from exc
+            cause = classify(exc.orig, self.database.url)
+            raise StoreUnavailable(f"the database cannot take a write: {cause}", kind=cause.kind) from exc
