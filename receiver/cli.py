@@ -164,10 +164,11 @@ def show_config(markdown: bool) -> None:
 
 @main.command()
 def status() -> None:
-    """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
+    """Counts by state, the oldest due invitation, delivery health (the last successful delivery, recent failures,
+    the oldest undelivered invitation) and the last errors (no personal data)."""
     settings = settings_or_exit()
     store = open_store(settings.database)
-    for line in report.status_lines(report.read_status(store.reports, now=utcnow())):
+    for line in report.status_lines(report.read_status(store.reports, now=utcnow(), deliveries=store.deliveries)):
         click.echo(line)
     store.close()
 

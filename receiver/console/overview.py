@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import describe
 from ..status import age, read_status
-from ..store import DEAD, UNDELIVERED
+from ..store import DEAD
 from . import health, services
 from .blueprint import console, page
 from .chart import deliveries_chart
@@ -24,7 +24,7 @@ def overview() -> Any:
     hours = health.hours(store, now=now, count=CHART_HOURS)
     alarms = found.alarms()
     return page("overview.html", counts=status.counts, due=status.due, errors=status.errors, health=found,
-                alarms=alarms, age=age, undelivered=sum(status.counts[state] for state in UNDELIVERED),
+                alarms=alarms, age=age,
                 oldest_due=age(status.oldest_wait) if status.oldest_wait is not None else None,
                 chart=deliveries_chart([(hour.start, hour.sent, hour.failed) for hour in hours]),
                 bad_states=(DEAD,), configuration=describe(services.settings().environ))

@@ -3,8 +3,9 @@ console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or Po
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
 ``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
-``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``gauges`` (the metrics' shared
-snapshot, the readiness write), ``sessions`` (the console's). A ``Store`` owns the
+``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``deliveries`` (every delivery
+attempt, and delivery health), ``gauges`` (the metrics' shared snapshot, the readiness write), ``sessions`` (the
+console's), ``causes`` (why the database is unavailable, for ``StoreUnavailable``). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -13,6 +14,8 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
     store.sessions.is_open(token, now=now)
+    store.deliveries.history(invitation_id)
+    store.deliveries.summary(now)
 """
 
 from __future__ import annotations
@@ -20,26 +23,34 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
+from .deliveries import Attempt, Deliveries, DeliveryRow, DeliverySummary
 from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
 from .erasure import Erasure
 from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
-from .reports import UNDELIVERED, ErrorRow, InvitationRow, Reports
+from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
+    DELIVERED,
+    ERROR,
     EXPIRED,
     FINISHED,
     MAX_ERROR,
+    OUTCOMES,
     PENDING,
+    PERMANENT,
     QUEUED,
     RETRYING,
     SENDING,
     SENT,
     STATES,
     SUPPRESSED,
+    TRANSIENT,
+    UNDELIVERED,
     WAITING,
     UTCDateTime,
     console_sessions,
+    deliveries,
     invitations,
     metadata,
     service_state,
@@ -51,12 +62,13 @@ from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "DEAD", "EVERYTHING", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT",
-    "STATES", "SUPPRESSED", "UNDELIVERED", "WAITING", "AddressLookup", "ConsoleSessions", "Database", "Erasure",
-    "ErrorRow", "Gauges", "InvitationFilter", "InvitationRow", "Job", "NewInvitation", "Outbox", "QueueGauges",
-    "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "WaitingOrder",
-    "WaitingOrders", "console_sessions", "deadline", "identity_key", "invitations", "make_engine", "metadata",
-    "reset_deadline", "service_state", "set_deadline", "user_traits",
+    "DEAD", "DELIVERED", "ERROR", "EVERYTHING", "EXPIRED", "FINISHED", "MAX_ERROR", "OUTCOMES", "PENDING",
+    "PERMANENT", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES", "SUPPRESSED", "TRANSIENT", "UNDELIVERED",
+    "WAITING", "AddressLookup", "Attempt", "ConsoleSessions", "Database", "Deliveries", "DeliveryRow",
+    "DeliverySummary", "Erasure", "ErrorRow", "Gauges", "InvitationFilter", "InvitationRow", "Job", "NewInvitation",
+    "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits",
+    "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "deliveries", "identity_key",
+    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
 ]
 
 
@@ -71,7 +83,8 @@ class Store:
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
-        self.gauges = Gauges(self.database, self.reports)
+        self.deliveries = Deliveries(self.database)  # every delivery attempt; delivery health
+        self.gauges = Gauges(self.database, self.reports, self.deliveries)
 
     @property
     def engine(self) -> Engine:

@@ -10,10 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .engine import Database
-from .schema import DEAD, PENDING, RETRYING, SENDING, STATES, WAITING, UTCDateTime, invitations, queued
+from .schema import DELIVERED, STATES, UTCDateTime, deliveries, invitations, queued
 from .search import EVERYTHING, InvitationFilter, filter_clause
-
-UNDELIVERED = (PENDING, RETRYING, SENDING, WAITING)  # stored, not yet delivered, and not given up on
 
 
 @dataclass(frozen=True)
@@ -121,38 +119,18 @@ class Reports:
         with self.database.reading() as conn:
             return int(conn.execute(statement).scalar() or 0)
 
-    def oldest_undelivered(self) -> datetime | None:
-        """When the oldest invitation still to deliver (``UNDELIVERED``) was stored, or None if there is none."""
-        statement = select(func.min(invitations.c.created_at)).where(invitations.c.state.in_(UNDELIVERED))
-        with self.database.reading() as conn:
-            return conn.execute(statement).scalar()
-
     def deliveries_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
         """Invitations sent in each of the last ``hours`` whole hours up to ``now`` (the current hour last):
         (the hour's start; count), oldest first, empty hours included."""
         return self._per_hour(invitations.c.sent_at, now=now, hours=hours)
 
-    def failures_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
-        """Invitations whose last attempt failed (``retrying`` or ``dead`` now), by the hour it failed in, as
-        ``deliveries_per_hour``: each counts once, at its latest failure (the deliveries table counts each
-        attempt)."""
-        failed = invitations.c.state.in_((RETRYING, DEAD)) & invitations.c.last_error.is_not(None)
-        return self._per_hour(invitations.c.updated_at, now=now, hours=hours, where=failed)
-
-    def outcomes_since(self, since: datetime) -> tuple[int, int]:
-        """(invitations sent, invitations whose last attempt failed) from ``since`` on: each counts once, by its
-        latest attempt (the deliveries table counts each attempt)."""
-        failed = (invitations.c.state.in_((RETRYING, DEAD)) & invitations.c.last_error.is_not(None)
-                  & (invitations.c.updated_at >= since))
-        statement = select(func.count().filter(invitations.c.sent_at >= since), func.count().filter(failed))
-        with self.database.reading() as conn:
-            sent, failures = conn.execute(statement).one()
-        return int(sent or 0), int(failures or 0)
-
-    def last_sent(self) -> datetime | None:
-        """When the latest invitation was sent, or None if none ever was."""
-        with self.database.reading() as conn:
-            return conn.execute(select(func.max(invitations.c.sent_at))).scalar()
+    def attempts_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int, int]]:
+        """Delivery attempts in each of the last ``hours`` whole hours, as ``deliveries_per_hour``: (the hour's
+        start, attempts that delivered, attempts that failed), from the deliveries table, every attempt counted."""
+        delivered = deliveries.c.outcome == DELIVERED
+        sent = self._per_hour(deliveries.c.attempted_at, now=now, hours=hours, where=delivered)
+        failed = self._per_hour(deliveries.c.attempted_at, now=now, hours=hours, where=~delivered)
+        return [(start, done, failures) for (start, done), (_, failures) in zip(sent, failed, strict=True)]
 
     def _per_hour(self, column: Any, *, now: datetime, hours: int, where: Any = None) -> list[tuple[datetime, int]]:
         current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

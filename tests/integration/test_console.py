@@ -13,7 +13,7 @@ from receiver import bgl
 from receiver.config import load_settings
 from receiver.console import LOGIN_FAILURES, LOGIN_WINDOW
 from receiver.invitation import Invitation
-from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
+from receiver.store import DEAD, DELIVERED, PENDING, PERMANENT, RETRYING, SENT, Attempt, NewInvitation, Store
 from receiver.web import create_app
 from support.clock import FakeClock
 from support.data import API_KEY, base_env, basic_auth, fixture
@@ -45,10 +45,18 @@ def stored(store: Store, clock: FakeClock, *refs: str, email: str = "jane.doe@ex
     return [store.reports.find(message_id=f"m-{ref}").id for ref in refs]
 
 
+def attempt(clock: FakeClock, error: str | None = None) -> Attempt:
+    """The worker's record of one attempt with the HTTP sender: delivered, or failed for good with ``error``."""
+    if error is None:
+        return Attempt(sender="http", outcome=DELIVERED, attempted_at=clock(), duration_seconds=0.25)
+    return Attempt(sender="http", outcome=PERMANENT, attempted_at=clock(), duration_seconds=1.5, code="550",
+                   error=error)
+
+
 def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbox unavailable") -> int:
     [invitation_id] = stored(store, clock, ref, due=clock() - timedelta(days=365))  # claimed before any other
     [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    store.outbox.mark_dead(job, now=clock(), error=error)
+    store.outbox.mark_dead(job, now=clock(), error=error, attempt=attempt(clock, error))
     return invitation_id
 
 
@@ -516,8 +524,13 @@ def test_the_detail_view_lists_skus_and_tags_shows_no_next_attempt_when_dead_and
                       tags=("web", "promo"))
     store.outbox.add([NewInvitation(item, due_at=clock() - timedelta(days=1))], domain="example.com", now=clock())
     [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_retry(job, now=clock(), at=clock() + timedelta(minutes=1), error="421 try later",
+                            attempt=Attempt(sender="smtp", outcome="transient", attempted_at=clock(),
+                                            duration_seconds=0.5, code="421", error="421 try later"))
     clock.advance(minutes=3)
-    store.outbox.mark_dead(job, now=clock(), error="550 mailbox unavailable")
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(job, now=clock(), error="550 mailbox unavailable",
+                           attempt=attempt(clock, "550 mailbox unavailable"))
     sign_in(client)
     page = client.get(f"/console/invitations/{job.id}").get_data(as_text=True)
     assert '<ul class="chips" id="skus"><li><code>SKU-1</code></li><li><code>SKU-2</code></li></ul>' in page
@@ -528,7 +541,12 @@ def test_the_detail_view_lists_skus_and_tags_shows_no_next_attempt_when_dead_and
     moment = clock().strftime("%Y-%m-%d %H:%M:%S")
     assert f"<time>{moment} UTC</time><br>550 mailbox unavailable" in page  # the error has its time
     attempts = page[page.index('id="attempts"'):]
-    assert moment in attempts and "550 mailbox unavailable" in attempts
+    rows = re.findall(r'data-label="when \(UTC\)">([^<]+)<.*?data-label="sender">(\w+)<.*?>(transient|permanent)<',
+                      attempts, re.S)
+    assert rows == [((clock() - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S"), "smtp", "transient"),
+                    (moment, "http", "permanent")]
+    assert "<code>421</code> 421 try later" in attempts and "<code>550</code> 550 mailbox unavailable" in attempts
+    assert "0.50 s" in attempts and "1.50 s" in attempts
 
 
 # -- overview ---------------------------------------------------------------------------------------
@@ -553,7 +571,7 @@ def test_overview_counts_oldest_due_deliveries_chart_and_masked_configuration(cl
 def sent_one(store: Store, clock: FakeClock, ref: str) -> None:
     stored(store, clock, ref, due=clock() - timedelta(days=400))
     [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    store.outbox.mark_sent(job, now=clock())
+    store.outbox.mark_sent(job, now=clock(), attempt=attempt(clock))
 
 
 def test_a_healthy_overview_has_no_banner_and_shows_the_last_successful_delivery(client, store, clock):
@@ -571,33 +589,36 @@ def test_a_healthy_overview_has_no_banner_and_shows_the_last_successful_delivery
 def test_during_an_outage_the_banner_says_why_and_the_cards_do_not_look_healthy(client, store, clock):
     sent_one(store, clock, "G-1")
     clock.advance(minutes=40)
-    for n in range(4):  # every attempt of the last 15 minutes failed
+    for n in range(5):  # every attempt of the last 15 minutes failed
         make_dead(store, clock, f"E-{n}", error=f"connection refused ({n})")
     stored(store, clock, "Q-1")  # waiting behind them
     sign_in(client)
     page = client.get("/console").get_data(as_text=True)
     banner = page[page.index('id="outage"'):page.index('id="health"')]
     assert "Delivery looks broken." in banner
-    assert "4 of the last 4 attempts failed (100%) in 15m 0s." in banner
+    assert "5 of the 5 attempts of the last 15 minutes failed (100%)." in banner
     assert "Last successful delivery: 40m 0s ago." in banner
-    assert 'id="failures-hour">4<' in page and 'id="failure-ratio">100%<' in page
+    assert 'id="failures-hour">5<' in page and 'id="failure-ratio">100%<' in page
     health = page[page.index('id="health"'):page.index('class="cards states"')]
     assert health.count('class="card bad"') == 4  # not "0 s" and "0 dead" in healthy grey
-    assert re.search(r'class="card bad" href="/console/invitations\?state=dead">\s*<b id="count-dead">4<', page)
+    assert re.search(r'class="card bad" href="/console/invitations\?state=dead">\s*<b id="count-dead">5<', page)
     errors = page[page.index('id="errors"'):]
-    assert clock().strftime("%m-%d %H:%M") in errors and "connection refused (3)" in errors  # the error's time
-    assert 'data-failed="4"' in page
+    assert clock().strftime("%m-%d %H:%M") in errors and "connection refused (4)" in errors  # the error's time
+    assert 'data-failed="5"' in page and 'data-count="1"' in page
 
 
-def test_an_undelivered_invitation_older_than_the_threshold_raises_the_banner(client, store, clock):
+def test_undelivered_work_with_no_delivery_raises_the_banner_at_the_alert_thresholds(client, store, clock):
     stored(store, clock, "S-1")
     sign_in(client)
-    clock.advance(minutes=30)
+    clock.advance(minutes=5)
     assert 'id="outage"' not in client.get("/console").get_data(as_text=True)
     clock.advance(seconds=1)
     page = client.get("/console").get_data(as_text=True)
-    assert "The oldest undelivered invitation has waited 30m 1s (more than 30m 0s)." in page
-    assert "Last successful delivery: never." in page
+    assert "Nothing has been delivered for 5m 1s while 1 invitation(s) wait." in page
+    assert "The oldest undelivered" not in page and "Last successful delivery: never." in page
+    clock.advance(minutes=25)
+    page = client.get("/console").get_data(as_text=True)
+    assert "The oldest undelivered invitation has waited 30m 1s (more than 30 minutes)." in page
 
 
 # -- the store's reads, on both databases -----------------------------------------------------------
@@ -634,9 +655,9 @@ def test_store_search_requeue_and_health_reads(store, clock):
     clock.advance(hours=2)
     stored(store, clock, "T-3", email="tom@example.com", due=start - timedelta(days=7))
     [first] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    store.outbox.mark_sent(first, now=clock())
+    store.outbox.mark_sent(first, now=clock(), attempt=attempt(clock))
     [second] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    store.outbox.mark_dead(second, now=clock(), error="550")
+    store.outbox.mark_dead(second, now=clock(), error="550", attempt=attempt(clock, "550"))
     tom = AddressLookup(normal="tom@example.com", key=address_key(b"k" * 32, "tom@example.com"))
     rows, total = store.reports.page(InvitationFilter(address=tom))
     assert total == 2 and [row.ref for row in rows] == ["T-3", "T-1"]
@@ -644,10 +665,9 @@ def test_store_search_requeue_and_health_reads(store, clock):
     assert store.reports.page(InvitationFilter(since=start + timedelta(hours=1)))[1] == 1
     assert store.reports.page(InvitationFilter(until=start + timedelta(hours=1)))[1] == 2
     assert store.reports.count(InvitationFilter(), states=(DEAD,)) == 1
-    assert store.reports.oldest_undelivered() == start + timedelta(hours=2)  # T-3; T-1 sent, T-2 dead
-    assert store.reports.last_sent() == clock()
-    assert store.reports.outcomes_since(clock() - timedelta(minutes=15)) == (1, 1)
-    assert store.reports.failures_per_hour(now=clock())[-1] == (clock().replace(minute=0), 1)
+    hours = store.reports.attempts_per_hour(now=clock())
+    assert len(hours) == 24 and hours[-1] == (clock().replace(minute=0), 1, 1)
+    assert sum(sent + failed for _, sent, failed in hours[:-1]) == 0
     assert store.outbox.requeue(now=clock(), states=(DEAD,), matching=InvitationFilter(address=tom)) == 0
     assert store.outbox.requeue(now=clock(), states=(DEAD, SENT), matching=InvitationFilter()) == 1  # sent: never
     assert store.reports.get(second.id).state == RETRYING and store.reports.get(first.id).state == SENT
