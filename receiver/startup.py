@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import click
 
-from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
+from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_database, load_settings
 from .senders import Sender, load_sender
 from .store import Store, StoreUnavailable
 
@@ -44,16 +44,29 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False,
     return settings
 
 
+def database_or_exit() -> DatabaseSettings:
+    """The database settings alone (commands that need no Trustpilot key); their problems one line each, exit 2."""
+    try:
+        return load_database()
+    except ConfigError as exc:
+        fail(exc.problems)
+
+
 def open_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL`` at the newest schema: a SQLite file is migrated here, a PostgreSQL database
     must be already (exit 1 saying what to run); an unreachable database exits 1."""
-    store = Store(database.url, timeout_seconds=database.timeout)
+    store = store_of(database)
     return _ready(store, migrate=store.dialect == "sqlite")
 
 
 def upgraded_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL``, migrated to the newest schema on any database (``receiver db upgrade``)."""
-    return _ready(Store(database.url, timeout_seconds=database.timeout), migrate=True)
+    return _ready(store_of(database), migrate=True)
+
+
+def store_of(database: DatabaseSettings) -> Store:
+    """The store of these settings, not opened yet: its URL, its timeout, its ``DATA_KEY``."""
+    return Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key or None)
 
 
 def _ready(store: Store, *, migrate: bool) -> Store:

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import flash, get_flashed_messages, redirect, request, url_for
 
-from ..privacy import address_key, mask_email, mask_name
-from ..store import DEAD, EVERYTHING, QUEUED, RETRYING, STATES, AddressLookup, InvitationFilter, InvitationRow
+from ..privacy import mask_email, mask_name
+from ..store import DEAD, EVERYTHING, QUEUED, RETRYING, STATES, InvitationFilter, InvitationRow
 from . import health, services
 from .blueprint import console, page, problem
 from .forms import (
@@ -33,12 +33,9 @@ def _masked(row: InvitationRow) -> InvitationRow:
 
 def _filter(query: InvitationsQuery) -> InvitationFilter:
     """The store's filter of what the page was asked for; an address is looked for by its address key."""
-    lookup = None
-    if query.address is not None:
-        key = address_key(services.settings().database.data_key, query.address)
-        lookup = AddressLookup(normal=query.address, key=key or "")
+    key = services.store().address_key(query.address) if query.address is not None else None
     return InvitationFilter(state=query.state, since=query.since_time, until=query.until_time,
-                            ref_or_message_id=query.ref_or_message_id, address=lookup)
+                            ref_or_message_id=query.ref_or_message_id, address_key=key)
 
 
 def _retryable_states(query: InvitationsQuery) -> tuple[str, ...]:

@@ -16,6 +16,10 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.sessions.is_open(token, now=now)
     store.deliveries.history(invitation_id)
     store.deliveries.summary(now)
+    store.suppressions.reason_for([key])
+
+``data_key`` (``DATA_KEY``) gives every stored address its *address key* (``privacy.address_key``); a store opened
+without one may read and migrate, but refuses to store an address (``MissingDataKey``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ from sqlalchemy.engine import Engine
 
 from . import migrations
 from .deliveries import Attempt, Deliveries, DeliveryRow, DeliverySummary
-from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
-from .erasure import Erasure
+from .engine import (
+    Database,
+    MissingDataKey,
+    StoreUnavailable,
+    deadline,
+    make_engine,
+    reset_deadline,
+    set_deadline,
+)
+from .erasure import Erasure, Forgotten
 from .gauges import Gauges, QueueGauges
-from .outbox import Job, NewInvitation, Outbox
+from .outbox import Invited, Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
@@ -54,29 +66,33 @@ from .schema import (
     invitations,
     metadata,
     service_state,
+    suppression_list,
     user_traits,
 )
-from .search import EVERYTHING, AddressLookup, InvitationFilter
+from .search import EVERYTHING, InvitationFilter
 from .sessions import ConsoleSessions
-from .traits import StoredTrait, Traits, TraitUpdate, identity_key
+from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
+from .traits import EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "DEAD", "DELIVERED", "ERROR", "EVERYTHING", "EXPIRED", "FINISHED", "MAX_ERROR", "OUTCOMES", "PENDING",
-    "PERMANENT", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES", "SUPPRESSED", "TRANSIENT", "UNDELIVERED",
-    "WAITING", "AddressLookup", "Attempt", "ConsoleSessions", "Database", "Deliveries", "DeliveryRow",
-    "DeliverySummary", "Erasure", "ErrorRow", "Gauges", "InvitationFilter", "InvitationRow", "Job", "NewInvitation",
-    "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate", "Traits",
-    "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "deliveries", "identity_key",
-    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
+    "BOUNCED", "DEAD", "DELIVERED", "EMAIL_TRAIT", "ERROR", "EVERYTHING", "EXPIRED", "FINISHED", "FORGOTTEN",
+    "MAX_ERROR", "OPERATOR", "OUTCOMES", "PENDING", "PERMANENT", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
+    "SUPPRESSED", "TRANSIENT", "UNDELIVERED", "UNSUBSCRIBED", "WAITING", "Attempt",
+    "ConsoleSessions", "Database", "Deliveries", "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten",
+    "Gauges", "InvitationFilter", "InvitationRow", "Invited", "Job", "MissingDataKey", "NewInvitation", "Outbox",
+    "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "Suppressions", "TraitUpdate", "Traits",
+    "UTCDateTime", "WaitingOrder", "WaitingOrders", "audience_reason", "console_sessions", "deadline", "deliveries",
+    "identity_key", "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline",
+    "suppression_list", "user_traits",
 ]
 
 
 class Store:
     """The database of one process: its parts share one engine (and on SQLite, one intake writer lock)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
-        self.database = Database(url, timeout_seconds=timeout_seconds)
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
+        self.database = Database(url, timeout_seconds=timeout_seconds, data_key=data_key)
         self.outbox = Outbox(self.database)
         self.traits = Traits(self.database)
         self.waiting = WaitingOrders(self.database)
@@ -85,6 +101,7 @@ class Store:
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.deliveries = Deliveries(self.database)  # every delivery attempt; delivery health
         self.gauges = Gauges(self.database, self.reports, self.deliveries)
+        self.suppressions = Suppressions(self.database)  # address keys never to be mailed, and why
 
     @property
     def engine(self) -> Engine:
@@ -94,9 +111,18 @@ class Store:
     def dialect(self) -> str:
         return self.database.dialect
 
+    def address_key(self, email: str | None) -> str | None:
+        """The address key ``email`` is stored and looked up under (None when it is no address)."""
+        return self.database.address_key(email)
+
     def upgrade(self) -> None:
-        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently."""
+        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently. A store with
+        ``DATA_KEY`` that was behind also gives the addresses stored before address keys theirs (a migration cannot:
+        it has no ``DATA_KEY``)."""
+        behind = not migrations.is_migrated(self.database.engine)
         migrations.upgrade(self.database.engine)
+        if behind and self.database.has_data_key:
+            self.erasure.backfill()
 
     def is_migrated(self) -> bool:
         """True when the database answers and carries the newest migration."""

@@ -33,8 +33,21 @@ from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
 from .deliveries import Attempt, record
 from .engine import Database
-from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .schema import (
+    DEAD,
+    EXPIRED,
+    MAX_ERROR,
+    MAX_ID,
+    PENDING,
+    RETRYING,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    invitations,
+    queued,
+)
 from .search import InvitationFilter, filter_clause
+from .traits import chunks
 from .waiting import RECHECK_MARGIN
 
 
@@ -64,16 +77,27 @@ class Job:
     invitation: Invitation
     attempts: int
     lease_token: str
+    address_key: str | None = None  # of the invitation's email: the suppression list's and the cooldown's key
 
 
-_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
+@dataclass(frozen=True)
+class Invited:
+    """What the frequency cap needs to know of one address key (``Outbox.invited``)."""
+
+    sent: bool = False  # an invitation to it was sent within the period asked about
+    first_sending: int | None = None  # the lowest id of its invitations in ``sending``
+
+
+_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at",
+            "address_key")
 
 
 def _job(row: Any, token: str) -> Job:
     invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at)
-    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
+    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token,
+               address_key=row.address_key)
 
 
 @functools.cache
@@ -148,8 +172,7 @@ class Outbox:
                 raise
             return None
 
-    @staticmethod
-    def _values(row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
+    def _values(self, row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
         invitation = row.invitation
         return {
             "message_id": invitation.message_id,
@@ -157,6 +180,7 @@ class Outbox:
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
             "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
+            "address_key": self.database.address_key(invitation.email or None),
             "name": invitation.name or None,
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
@@ -246,6 +270,31 @@ class Outbox:
     def mark_expired(self, job: Job, *, now: datetime, error: str) -> bool:
         """The order is too old to ask about (``MAX_EVENT_AGE``): never sent; the attempt not counted."""
         return self._finish(job, now, state=EXPIRED, attempts=job.attempts - 1, last_error=error[:MAX_ERROR])
+
+    def mark_suppressed(self, job: Job, *, now: datetime, reason: str) -> bool:
+        """Not to be sent (its address is on the suppression list, or was invited recently): the attempt not
+        counted, ``reason`` kept as the row's ``last_error``."""
+        return self._finish(job, now, state=SUPPRESSED, attempts=job.attempts - 1, last_error=reason[:MAX_ERROR])
+
+    def invited(self, keys: Iterable[str], *, since: datetime) -> dict[str, Invited]:
+        """For each address key that has any: whether an invitation to it was sent at or after ``since``, and the
+        lowest id of its invitations being sent now (``sending``: this batch's and other workers')."""
+        wanted = sorted(set(keys))
+        found: dict[str, Invited] = {}
+        recent = and_(invitations.c.state == SENT, invitations.c.sent_at >= since)
+        columns = (invitations.c.address_key, invitations.c.id, invitations.c.state)
+        with self.database.reading() as conn:
+            for chunk in chunks(wanted):
+                statement = select(*columns).where(invitations.c.address_key.in_(chunk),
+                                                   or_(recent, invitations.c.state == SENDING))
+                for row in conn.execute(statement):
+                    was = found.get(row.address_key, Invited())
+                    if row.state == SENT:
+                        found[row.address_key] = Invited(True, was.first_sending)
+                    else:
+                        first = row.id if was.first_sending is None else min(was.first_sending, row.id)
+                        found[row.address_key] = Invited(was.sent, first)
+        return found
 
     def release(self, jobs: Iterable[Job], *, now: datetime) -> None:
         """Give claimed rows back untouched (a stopping worker): due now, the attempt not counted."""

@@ -84,6 +84,7 @@ class WaitingOrders:
     def resolve(self, order: WaitingOrder, invitation: Invitation, *, now: datetime) -> bool:
         """The order has its email: ``pending``, due when it would have been (never in the past)."""
         return self._settle(order, now, state=PENDING, email=invitation.email, name=invitation.name,
+                            address_key=self.database.address_key(invitation.email),
                             next_attempt_at=max(order.due_at, now), last_error=None)
 
     def suppress(self, order: WaitingOrder, *, now: datetime, reason: str) -> bool:
