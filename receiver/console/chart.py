@@ -13,7 +13,7 @@ from datetime import datetime
 
 LEFT, RIGHT, TOP, BOTTOM = 36, 10, 18, 24  # room for the axis labels, and for the count above the tallest bar
 BAR = 22  # pixels per hour
-PLOT = 120  # pixels of the tallest tick
+PLOT = 150  # pixels of the tallest tick
 LABEL_EVERY = 3  # hours between two time labels (every other one is hidden on a narrow screen)
 
 

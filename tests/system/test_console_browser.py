@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from receiver.invitation import Invitation
-from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation
+from receiver.store import DEAD, DELIVERED, PENDING, RETRYING, SENT, TRANSIENT, Attempt, NewInvitation
+from receiver.text import valid_email
 
 PASSWORD = "browser-test-password"
 pytestmark = pytest.mark.env(CONSOLE_PASSWORD=PASSWORD, SECRET_KEY="b" * 32)
@@ -100,39 +101,46 @@ def screenshots_folder(tmp_path: Path) -> Path:
 
 
 def a_day_of_traffic(store, clock) -> dict[str, int]:
-    """24 hours of orders sent hour by hour (a quiet night, a busy afternoon), then the callback goes down: the
-    last 20 minutes' attempts fail and the orders queue up behind them. The ids of a few rows to visit."""
+    """24 hours of orders sent hour by hour (a quiet night, a busy afternoon), each attempt recorded as the worker
+    records it; then the callback goes down: the last 12 minutes' attempts fail and orders queue up behind them.
+    The ids of a few rows to visit."""
     def add(ref: str, email: str, **extra) -> int:
-        item = Invitation(message_id=f"m-{ref}", email=email, name="Jane Doe", ref=ref, **extra)
-        store.outbox.add([NewInvitation(item, due_at=clock() - timedelta(days=400))], domain="example.com",
-                         now=clock())
+        item = Invitation(message_id=f"m-{ref}", email=valid_email(email), name="Jane Doe", ref=ref, **extra)
+        store.outbox.add([NewInvitation(item, due_at=clock())], domain="example.com", now=clock())
         return store.reports.find(message_id=f"m-{ref}").id
 
-    def attempt(error: str | None) -> int:
+    def attempt(error: str | None = None, *, retry_in: timedelta | None = None) -> int:
         [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
         if error is None:
-            store.outbox.mark_sent(job, now=clock())
+            done = Attempt(sender="http", outcome=DELIVERED, attempted_at=clock(), duration_seconds=0.21)
+            store.outbox.mark_sent(job, now=clock(), attempt=done)
+            return job.id
+        failed = Attempt(sender="http", outcome=TRANSIENT, attempted_at=clock(), duration_seconds=10.0,
+                         code="http 503", error=error)
+        if retry_in is None:
+            store.outbox.mark_dead(job, now=clock(), error=error, attempt=failed)
         else:
-            store.outbox.mark_dead(job, now=clock(), error=error)
+            store.outbox.mark_retry(job, now=clock(), at=clock() + retry_in, error=error, attempt=failed)
         return job.id
 
     per_hour = [1, 0, 0, 0, 0, 1, 2, 4, 6, 9, 11, 12, 10, 13, 14, 12, 9, 8, 7, 5, 4, 3, 2, 0]
     for hour, count in enumerate(per_hour):
         for n in range(count):
             add(f"A-{hour:02d}{n:02d}", f"customer{hour}x{n}@example.com")
-            attempt(None)
+            attempt()
             clock.advance(minutes=60 / max(count, 1) - 0.01)
         if not count:
             clock.advance(hours=1)
     ids = {"sent": store.reports.find(message_id="m-A-1300").id}
     clock.advance(minutes=20)
+    down = "the callback answered 503 Service Unavailable"
     for n in range(6):
         add(f"B-{n}", ("jane.doe" if n < 3 else "john.doe") + "@example.com", skus=("45790-32", "46493-32"),
             tags=("web", "summer-sale"))
-        ids.setdefault("dead", attempt("HTTP callback answered 503 Service Unavailable"))
+        job = attempt(down, retry_in=timedelta(minutes=8) if n == 5 else None)
+        ids.setdefault("dead", job)
+        ids["retrying"] = job
         clock.advance(minutes=2)
-    ids["retrying"] = store.reports.find(message_id="m-B-5").id
-    store.outbox.retry(now=clock() + timedelta(minutes=8), invitation_id=ids["retrying"])  # due in 8 minutes
     for n in range(3):
         ids.setdefault("pending", add(f"C-{n}", f"queued{n}@bücher.example"))
     return ids
@@ -206,5 +214,5 @@ def test_the_chart_the_banner_and_the_confirmed_retry_in_the_browser(browser, li
     states = store.reports.counts()
     assert (states[DEAD], states[RETRYING], states[PENDING], states[SENT]) == (0, 6, 3, 133)
     row = store.reports.get(ids["retrying"])
-    assert row.next_attempt_at == clock() + timedelta(minutes=8)  # the one already retrying was left alone
+    assert row.next_attempt_at == clock() + timedelta(minutes=-2 + 8)  # the one already retrying was left alone
     page.close()

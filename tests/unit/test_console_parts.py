@@ -46,9 +46,9 @@ def test_the_chart_stacks_failed_on_sent_scaled_to_a_round_axis_with_labels_insi
     assert [tick.value for tick in chart.ticks] == [0, 5, 10]  # 9 at most: the axis goes to 10
     assert chart.ticks[0].y == chart.base == TOP + PLOT and chart.ticks[-1].y == TOP
     first, second = chart.bars[:2]
-    assert (first.sent_height, first.failed_height) == (36.0, 12.0)
+    assert (first.sent_height, first.failed_height) == (PLOT * 3 / 10, PLOT * 1 / 10)
     assert first.failed_y + first.failed_height == first.sent_y  # stacked
-    assert (second.total, second.top) == (9, chart.base - 108.0)
+    assert (second.total, second.top) == (9, chart.base - PLOT * 9 / 10)
     assert second.top - 4 > 0  # the count above the tallest bar is inside the picture
     assert first.label == "00:00" and first.centre == LEFT + BAR / 2  # the first label is not at the edge
     assert [bar.label for bar in chart.bars if bar.label] == [f"{h:02d}:00" for h in range(0, 24, 3)]
