@@ -3,9 +3,10 @@ console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or Po
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
 ``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
-``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``deliveries`` (every delivery
-attempt, and delivery health), ``gauges`` (the metrics' shared snapshot, the readiness write), ``sessions`` (the
-console's), ``causes`` (why the database is unavailable, for ``StoreUnavailable``). A ``Store`` owns the
+``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports`` (with ``search``, the console's
+filter), ``deliveries`` (every delivery attempt, and delivery health), ``gauges`` (the metrics' shared snapshot, the
+readiness write), ``sessions`` (the console's), ``causes`` (why the database is unavailable, for
+``StoreUnavailable``). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)

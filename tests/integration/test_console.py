@@ -327,12 +327,12 @@ def test_invitations_are_listed_newest_first_masked_and_filterable(client, store
     dead = make_dead(store, clock, "R-3")
     token = sign_in(client)
     page = client.get("/console/invitations").get_data(as_text=True)
-    assert [ref for ref in re.findall(r"<code>(R-\d)</code>", page)] == ["R-3", "R-2", "R-1"]
+    assert [ref for ref in re.findall(r'<code class="ref">(R-\d)</code>', page)] == ["R-3", "R-2", "R-1"]
     assert "j***e@example.com" in page and "z***e@example.org" in page
     assert "jane.doe@" not in page and "zoe@" not in page
     assert "550 mailbox unavailable" in page
     only_dead = client.get("/console/invitations?state=dead").get_data(as_text=True)
-    assert re.findall(r"<code>(R-\d)</code>", only_dead) == ["R-3"]
+    assert re.findall(r'<code class="ref">(R-\d)</code>', only_dead) == ["R-3"]
     assert f'/console/invitations/{dead}/retry' in only_dead and token
 
 
@@ -343,8 +343,8 @@ def test_invitations_paginate_fifty_a_page(client, store, clock):
     sign_in(client)
     first = client.get("/console/invitations").get_data(as_text=True)
     second = client.get("/console/invitations?page=2").get_data(as_text=True)
-    assert len(re.findall(r"<code>P-", first)) == 50 and "Page 1 of 2" in first
-    assert len(re.findall(r"<code>P-", second)) == 10 and "Page 2 of 2" in second
+    assert len(re.findall(r'<code class="ref">P-', first)) == 50 and "Page 1 of 2" in first
+    assert len(re.findall(r'<code class="ref">P-', second)) == 10 and "Page 2 of 2" in second
 
 
 @pytest.mark.parametrize(("query", "message"), [
@@ -441,7 +441,7 @@ def test_retry_these_of_a_ref_search_and_a_date_range(client, store, clock):
     token = sign_in(client)
     day = clock().date().isoformat()
     page = client.get(f"/console/invitations?since={day}&until={day}").get_data(as_text=True)
-    assert re.findall(r"<code>(OLD|NEW)</code>", page) == ["NEW"]
+    assert re.findall(r'<code class="ref">(OLD|NEW)</code>', page) == ["NEW"]
     client.post("/console/invitations/retry", data={"csrf_token": token, "since": day, "confirm": "yes"})
     assert (store.reports.get(old).state, store.reports.get(new).state) == (DEAD, RETRYING)
     client.post("/console/invitations/retry", data={"csrf_token": token, "q": "m-OLD", "confirm": "yes"})
@@ -451,7 +451,7 @@ def test_retry_these_of_a_ref_search_and_a_date_range(client, store, clock):
 # -- search and filters -----------------------------------------------------------------------------
 
 def refs_on(page: str) -> list[str]:
-    return re.findall(r"<td><code>([^<]+)</code></td>", page)
+    return re.findall(r"<code class=\"ref\">([^<]+)</code>", page)
 
 
 def test_search_by_order_ref_or_message_id_exactly(client, store, clock):

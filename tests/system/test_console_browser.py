@@ -3,8 +3,8 @@
 Skipped with a reason where Playwright or a chromium binary is missing. Every page is visited at a desktop width
 and at a phone's (390 px), and photographed: into ``RECEIVER_CONSOLE_SCREENSHOTS=<folder>`` when it is set,
 else into the test's temporary folder (its path is printed). The README's pictures are two of them:
-``docs/console-overview.png`` (``overview-desktop.png``) and ``receiver/static/console.png``
-(``RECEIVER_CONSOLE_SCREENSHOT=<path>``, the preview of the seed).
+``docs/console-overview.png`` (``overview-desktop-first-screen.png``: a day of traffic, then an outage) and
+``receiver/static/console.png`` (``RECEIVER_CONSOLE_SCREENSHOT=<path>``, the preview of the seed).
 """
 
 from __future__ import annotations
@@ -181,9 +181,11 @@ def test_every_page_at_desktop_and_phone_width_fits_and_is_photographed(browser,
             width = page.evaluate("document.scrollingElement.scrollWidth")
             assert width <= viewport["width"], f"{key} is {width} px wide at {viewport['width']}"
             page.screenshot(path=str(folder / f"{key}-{name}.png"), full_page=True)
+            if key == "overview" and name == "desktop":  # the README's picture: the first screen
+                page.screenshot(path=str(folder / "overview-desktop-first-screen.png"))
         context.close()
     assert sorted(path.name for path in folder.glob("*.png")) == sorted(
-        f"{key}-{name}.png" for key in pages for name in ("desktop", "phone"))
+        [f"{key}-{name}.png" for key in pages for name in ("desktop", "phone")] + ["overview-desktop-first-screen.png"])
 
 
 def test_the_chart_the_banner_and_the_confirmed_retry_in_the_browser(browser, live_app, store, clock):
