@@ -20,7 +20,7 @@ ORDERS = [str(FIXTURES / "order-completed-seed.json"), str(FIXTURES / "order-com
 SEED = {"email": "test@example.com", "name": "John Johnson", "ref": "50314b8e9bcf000000000000",
         "skus": ["45790-32", "46493-32"]}
 GERMAN = {"email": "jurgen@example.de", "name": "Jürgen Müller", "ref": "DE-1001", "skus": ["BIER-KRUG-1"]}
-SENT_TEST = re.compile(r"^sent a test invitation to o\*\*\*@example\.com with the (\w+) sender "
+SENT_TEST = re.compile(r"^sent a test invitation to o\*\*\*s@example\.com with the (\w+) sender "
                        r"\(id (\d+), ref (TEST-\d+)\)$")
 
 
