@@ -217,9 +217,10 @@ def show_config(markdown: bool) -> None:
 
 @main.command()
 def status() -> None:
-    """Counts by state, the age of the oldest due invitation, and the last errors (no personal data)."""
+    """Counts by state, the oldest due invitation, delivery health (the last successful delivery, recent failures,
+    the oldest undelivered invitation) and the last errors (no personal data)."""
     store = open_store(database_or_exit(data_key=False))
-    for line in report.status_lines(report.read_status(store.reports, now=utcnow())):
+    for line in report.status_lines(report.read_status(store.reports, now=utcnow(), deliveries=store.deliveries)):
         click.echo(line)
     store.close()
 

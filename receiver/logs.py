@@ -37,7 +37,7 @@ _EMAIL = re.compile(r"[^\s@<>()\[\]\"',;:]+@[A-Za-z0-9\-.\u00a0-\uffff]+\.[A-Za-
 
 
 def scrub(text: str) -> str:
-    """Every email address in ``text`` masked: ``j***@example.com``."""
+    """Every email address in ``text`` masked: ``j***e@example.com``."""
     return _EMAIL.sub(lambda match: mask_email(match.group(0)), text)
 
 

@@ -1,5 +1,7 @@
-"""Prometheus metrics. Counters and histograms live in each process (gunicorn's multiprocess mode when
-``PROMETHEUS_MULTIPROC_DIR`` is set, which ``receiver serve`` does); the queue's gauges come from the database,
+"""Prometheus metrics. Counters and histograms of the web processes live in each process (gunicorn's multiprocess
+mode when ``PROMETHEUS_MULTIPROC_DIR`` is set, which ``receiver serve`` does); the queue's gauges, the delivery
+attempts by sender and outcome and delivery health come from the database (the ``deliveries`` table the workers
+write), so that they are the same whichever process is scraped and however many workers run; they are
 computed at most every ``GAUGES_MAX_AGE`` seconds by one process for all of them (``store.gauges``), so that a
 scrape costs a primary-key lookup, whatever the table holds. While the database is down a scrape still answers:
 ``receiver_database_up 0`` and every process's counters. Labels never carry personal data.
@@ -21,7 +23,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .store import StoreUnavailable
 
@@ -35,7 +37,7 @@ WAITING_ORDERS = Counter("receiver_waiting_orders_total", "Orders that waited fo
                          "(resolved, suppressed, dead)", ["result"])
 UNSUBSCRIBES = Counter("receiver_unsubscribe_requests_total", "Requests of /unsubscribe/<token>, by what they got "
                        "(page, unsubscribed, invalid, limited, unavailable)", ["result"])
-DELIVERIES = Counter("receiver_deliveries_total", "Delivery attempts, by sender and result", ["sender", "result"])
+# receiver_deliveries_total{sender,result} comes from the database (QueueCollector), not from a process
 DELIVERY_SECONDS = Histogram("receiver_delivery_duration_seconds", "Time a sender took for one delivered invitation",
                              ["sender"], buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
 
@@ -69,8 +71,35 @@ class QueueCollector:
         yield GaugeMetricFamily("receiver_queue_depth", "Invitations due now", value=gauges.due)
         yield GaugeMetricFamily("receiver_oldest_due_age_seconds", "How long the oldest due invitation has waited",
                                 value=(now - gauges.oldest_due).total_seconds() if gauges.oldest_due else 0.0)
-        yield GaugeMetricFamily("receiver_queue_gauges_age_seconds", "How old the three queue gauges above are",
+        yield GaugeMetricFamily("receiver_queue_gauges_age_seconds", "How old the gauges read from the database are",
                                 value=max(0.0, (now - gauges.taken_at).total_seconds()))
+        yield from delivery_metrics(gauges.health, gauges.attempts, now)
+
+
+def delivery_metrics(health: Any, attempts: dict[tuple[str, str], int], now: datetime) -> Iterator[Any]:
+    """The delivery attempts and delivery health from the database: what an operator pages on
+    (``deploy/prometheus/alerts.yml``)."""
+    counter = CounterMetricFamily("receiver_deliveries", "Delivery attempts recorded, by sender and result "
+                                  "(sent, transient, permanent, error)", labels=["sender", "result"])
+    for (sender, outcome), count in sorted(attempts.items()):
+        counter.add_metric([sender, outcome], count)
+    yield counter
+    last = health.last_success
+    yield GaugeMetricFamily("receiver_last_delivery_timestamp_seconds", "When the last successful delivery was "
+                            "attempted (Unix time; 0: never)", value=last.timestamp() if last else 0.0)
+    yield GaugeMetricFamily("receiver_undelivered_invitations", "Invitations meant to go and not delivered yet "
+                            "(due pending, retrying, sending, waiting)", value=health.undelivered)
+    oldest = health.undelivered_age(now)
+    yield GaugeMetricFamily("receiver_oldest_undelivered_age_seconds", "How long the oldest undelivered invitation "
+                            "has been meant to go (0: none)", value=max(0.0, oldest.total_seconds()) if oldest else 0.0)
+    yield GaugeMetricFamily("receiver_delivery_stalled_seconds", "Time since the last successful delivery while "
+                            "undelivered invitations wait (0: none waits)", value=health.stalled(now).total_seconds())
+    yield GaugeMetricFamily("receiver_delivery_attempts_15m", "Delivery attempts in the last 15 minutes",
+                            value=health.attempts_window)
+    yield GaugeMetricFamily("receiver_delivery_failures_15m", "Failed delivery attempts in the last 15 minutes",
+                            value=health.failures_window)
+    yield GaugeMetricFamily("receiver_delivery_failure_ratio_15m", "Failed over all delivery attempts in the last "
+                            "15 minutes (0: no attempt)", value=health.failure_ratio)
 
 
 def exposition(store: Any, clock: Callable[[], datetime]) -> tuple[bytes, str]:

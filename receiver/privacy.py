@@ -37,11 +37,16 @@ def stored_address_key(data_key: bytes, email: str) -> str | None:
 
 
 def mask_email(email: str | None) -> str:
-    """``jane.doe@example.com`` -> ``j***@example.com``; anything unreadable -> ``***``."""
+    """``jane.doe@example.com`` -> ``j***e@example.com``: the first and last character of the local part (only the
+    first when it is shorter than three) and the domain, enough to tell two rows or log lines apart without
+    giving the address away; anything unreadable -> ``***``."""
     if not email or "@" not in email:
         return "***"
     local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else f"***@{domain}"
+    if not local:
+        return f"***@{domain}"
+    last = local[-1] if len(local) >= 3 else ""
+    return f"{local[0]}***{last}@{domain}"
 
 
 def mask_name(name: str | None) -> str:

@@ -30,7 +30,7 @@ from .config import WorkerSettings
 from .links import LinkBuilder
 from .screening import note_bounce, screen
 from .senders import ReadyInvitation, Sender, SendFailure
-from .store import Job, Store, StoreUnavailable
+from .store import DELIVERED, ERROR, PERMANENT, TRANSIENT, Attempt, Job, Store, StoreUnavailable
 from .unsubscribe import UnsubscribeLinks
 from .waiting import Settled, Waiting
 
@@ -174,8 +174,8 @@ class LeaseKeeper:
         try:
             if not self.store.outbox.extend(job, lease_seconds=self.lease_seconds):
                 log.warning("invitation %s: its lease could not be renewed during the send", job.id)
-        except StoreUnavailable:
-            log.warning("invitation %s: the database is unavailable; its lease could not be renewed", job.id)
+        except StoreUnavailable as exc:
+            log.warning("invitation %s: its lease could not be renewed: %s", job.id, exc)
         except Exception as exc:  # the thread must outlive one bad renewal; the send goes on either way
             log.error("invitation %s: renewing its lease raised %s at %s", job.id, type(exc).__name__,
                       raised_where(exc))
@@ -240,26 +240,32 @@ class Worker:
             log.info("invitation %s expired: the order is older than MAX_EVENT_AGE", job.id)
             return
         sender = self.settings.sender
-        started = time.perf_counter()
+        attempted_at, started = self.clock(), time.perf_counter()
+
+        def attempt(outcome: str, code: str | None = None, error: str | None = None) -> Attempt:
+            return Attempt(sender=sender, outcome=outcome, attempted_at=attempted_at, code=code, error=error,
+                           duration_seconds=time.perf_counter() - started)
+
         try:
             with self.lease_keeper.keeping(job):
                 self.sender.send(self.ready(job))
         except SendFailure as failure:
-            metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
+            outcome = TRANSIENT if failure.transient else PERMANENT
             code = failure.code or ("a transient failure" if failure.transient else "a permanent failure")
             if not failure.transient and note_bounce(self.store, job, failure.code, now=self.clock()):
                 log.info("invitation %s: the recipient's address was refused (%s): on the suppression list as "
                          "bounced", job.id, code)
-            self._failed(job, str(failure), code, failure.transient, failure.retry_after, tally)
+            self._failed(job, str(failure), code, failure.transient, failure.retry_after, tally,
+                         attempt(outcome, failure.code, str(failure)))
         except Exception as exc:  # a sender bug or an unexpected library error: retry, keep no details
-            metrics.DELIVERIES.labels(sender, "error").inc()
             # no traceback: the exception's message is in it, and may name the customer
             log.error("invitation %s: the sender raised %s at %s", job.id, type(exc).__name__, raised_where(exc))
-            self._failed(job, f"unexpected {type(exc).__name__} in the sender", type(exc).__name__, True, None, tally)
+            error = f"unexpected {type(exc).__name__} in the sender"
+            self._failed(job, error, type(exc).__name__, True, None, tally, attempt(ERROR, type(exc).__name__, error))
         else:
-            metrics.DELIVERIES.labels(sender, "sent").inc()
-            metrics.DELIVERY_SECONDS.labels(sender).observe(time.perf_counter() - started)
-            if self.store.outbox.mark_sent(job, now=self.clock()):
+            done = attempt(DELIVERED)
+            metrics.DELIVERY_SECONDS.labels(sender).observe(done.duration_seconds)
+            if self.store.outbox.mark_sent(job, now=self.clock(), attempt=done):
                 tally.sent += 1
                 log.info("invitation %s sent (attempt %s)", job.id, job.attempts)
             else:
@@ -267,17 +273,18 @@ class Worker:
                 log.warning("invitation %s sent, but its lease had run out: it may be sent twice", job.id)
 
     def _failed(self, job: Job, error: str, code: str, transient: bool, retry_after: float | None,
-                tally: Tally) -> None:
-        """Record the failure (``error``, the stored text) and log its ``code``."""
+                tally: Tally, attempt: Attempt) -> None:
+        """Record the failure (``error``, the stored text, with its ``attempt``) and log its ``code``."""
         now = self.clock()
         if transient and job.attempts < self.settings.max_attempts:
             wait = max(self.backoff.delay(job.attempts, self.rand), retry_after or 0.0)
-            if self.store.outbox.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error):
+            if self.store.outbox.mark_retry(job, now=now, at=now + timedelta(seconds=wait), error=error,
+                                            attempt=attempt):
                 tally.retrying += 1
             log.warning("invitation %s: attempt %s failed (%s); retrying in %.0fs", job.id, job.attempts, code, wait)
         else:
             why = "permanent failure" if not transient else f"gave up after {job.attempts} attempts"
-            if self.store.outbox.mark_dead(job, now=now, error=f"{error} ({why})"):
+            if self.store.outbox.mark_dead(job, now=now, error=f"{error} ({why})", attempt=attempt):
                 tally.dead += 1
             log.error("invitation %s is dead: %s (%s)", job.id, code, why)
 
@@ -342,13 +349,31 @@ class Worker:
         self.lease_keeper.close()
 
     def run_forever(self) -> None:
-        """Poll until ``stop`` is set; an unreachable database is waited out, not fatal."""
+        """Poll until ``stop`` is set; an unreachable database is waited out, not fatal: its cause is logged when it
+        changes (and when the database answers again), not at every poll; at DEBUG every time, with the driver's
+        exception."""
+        outage: str | None = None  # the cause last logged
         while not self.stop.is_set():
             try:
                 self.purge_if_due()
                 busy = self.run_batch().handled > 0
-            except StoreUnavailable:
-                log.warning("the database is unavailable; trying again in %ss", self.settings.poll_seconds)
+            except StoreUnavailable as exc:
+                outage = self._outage(exc, outage)
                 busy = False
+            else:
+                if outage is not None:
+                    log.info("the database answers again")
+                    outage = None
             if not busy:
                 self.stop.wait(self.settings.poll_seconds)
+
+    def _outage(self, exc: StoreUnavailable, logged: str | None) -> str:
+        """Log the outage ``exc`` if its cause is not the one ``logged`` last; the cause now logged."""
+        cause = str(exc)
+        if cause != logged:
+            log.warning("the database is unavailable: %s; trying again every %ss until it answers", cause,
+                        self.settings.poll_seconds)
+        driver = exc.__cause__
+        log.debug("the database is unavailable (%s): %s", exc.kind,
+                  f"{type(driver).__name__}: {driver}" if driver is not None else "no driver exception")
+        return cause

@@ -12,7 +12,8 @@ takes the endpoint's own path (``Intake.preview``) and stores nothing.
 
 One module per job: ``blueprint`` (the guard, the headers, rendering), a module per page (``login``,
 ``overview``, ``invitations``, ``preview``), ``forms`` (what the forms and query strings say, checked),
-``limiter`` (failed logins), ``services`` (the one place that reads the app's services).
+``limiter`` (failed logins), ``health`` (the delivery figures and when they mean an outage), ``chart`` (the
+deliveries chart's geometry), ``services`` (the one place that reads the app's services).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from ..config import ConsoleSettings
 from ..forwarded import BelieveProxies
 from . import invitations, login, overview, preview, services  # noqa: F401 - the pages register their routes
 from .blueprint import console, csrf
+from .chart import Bar, deliveries_chart
 from .limiter import LOGIN_FAILURES, LOGIN_WINDOW, LoginLimiter
 from .login import SESSION_LIFETIME
-from .overview import Bar, deliveries_chart
 
 __all__ = ["LOGIN_FAILURES", "LOGIN_WINDOW", "SESSION_LIFETIME", "Bar", "LoginLimiter", "deliveries_chart",
            "init_app"]

@@ -3,8 +3,10 @@ console, ``receiver status`` and the metrics, in SQLAlchemy Core on SQLite or Po
 
 One module per job: ``schema`` (tables, states, the UTC time column), ``engine`` (the connection, and outages as
 ``StoreUnavailable``), ``migrations``, ``outbox`` (with ``dbclock``, the database's time its leases run on),
-``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports``, ``gauges`` (the metrics' shared
-snapshot, the readiness write), ``sessions`` (the console's). A ``Store`` owns the
+``waiting`` (orders waiting for their email), ``traits``, ``erasure``, ``reports`` (with ``search``, the console's
+filter), ``deliveries`` (every delivery attempt, and delivery health), ``gauges`` (the metrics' shared snapshot, the
+readiness write), ``sessions`` (the console's), ``causes`` (why the database is unavailable, for
+``StoreUnavailable``). A ``Store`` owns the
 engine and hands out the parts, so that each caller names the part it uses::
 
     store = Store(url)
@@ -13,6 +15,8 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
     store.sessions.is_open(token, now=now)
+    store.deliveries.history(invitation_id)
+    store.deliveries.summary(now)
     store.suppressions.reason_for([key])
 
 ``data_key`` (``DATA_KEY``) gives every stored address its *address key* (``privacy.address_key``); a store opened
@@ -24,45 +28,64 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
+from .deliveries import Attempt, Deliveries, DeliveryRow, DeliverySummary
+from .engine import (
+    Database,
+    MissingDataKey,
+    StoreUnavailable,
+    deadline,
+    make_engine,
+    reset_deadline,
+    set_deadline,
+)
 from .erasure import Erasure, Forgotten
 from .gauges import Gauges, QueueGauges
 from .outbox import Invited, Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
+    DELIVERED,
+    ERROR,
     EXPIRED,
     FINISHED,
     MAX_ERROR,
+    OUTCOMES,
     PENDING,
+    PERMANENT,
     QUEUED,
     RETRYING,
     SENDING,
     SENT,
     STATES,
     SUPPRESSED,
+    TRANSIENT,
+    UNDELIVERED,
     WAITING,
     UTCDateTime,
     console_sessions,
+    deliveries,
     invitations,
     metadata,
     service_state,
     suppression_list,
     user_traits,
 )
+from .search import EVERYTHING, InvitationFilter
 from .sessions import ConsoleSessions
 from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
 from .traits import ADDRESS_MARK, EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "ADDRESS_MARK", "BOUNCED", "ConsoleSessions", "DEAD", "Database", "EMAIL_TRAIT", "EXPIRED", "Erasure", "ErrorRow",
-    "FINISHED", "FORGOTTEN", "Forgotten", "Gauges", "InvitationRow", "Invited", "Job", "MAX_ERROR", "MissingDataKey",
-    "NewInvitation", "OPERATOR", "Outbox", "PENDING", "QUEUED", "QueueGauges", "RETRYING", "Reports", "SENDING",
-    "SENT", "STATES", "SUPPRESSED", "Store", "StoreUnavailable", "StoredTrait", "Suppressions", "TraitUpdate",
-    "Traits", "UNSUBSCRIBED", "UTCDateTime", "WAITING", "WaitingOrder", "WaitingOrders", "audience_reason",
-    "console_sessions", "deadline", "identity_key", "invitations", "make_engine", "metadata", "reset_deadline",
-    "service_state", "set_deadline", "suppression_list", "user_traits",
+    "ADDRESS_MARK", "BOUNCED", "DEAD", "DELIVERED", "EMAIL_TRAIT", "ERROR", "EVERYTHING", "EXPIRED", "FINISHED",
+    "FORGOTTEN", "MAX_ERROR", "OPERATOR", "OUTCOMES", "PENDING", "PERMANENT", "QUEUED", "RETRYING", "SENDING",
+    "SENT", "STATES", "SUPPRESSED", "TRANSIENT", "UNDELIVERED", "UNSUBSCRIBED", "WAITING", "Attempt",
+    "audience_reason", "console_sessions", "ConsoleSessions", "Database", "deadline", "Deliveries", "deliveries",
+    "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten", "Gauges", "identity_key",
+    "InvitationFilter", "InvitationRow", "invitations", "Invited", "Job", "make_engine", "metadata",
+    "MissingDataKey", "NewInvitation", "Outbox", "QueueGauges", "Reports", "reset_deadline", "service_state",
+    "set_deadline", "Store", "StoredTrait", "StoreUnavailable", "suppression_list", "Suppressions", "Traits",
+    "TraitUpdate", "user_traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
 ]
 
 
@@ -77,7 +100,8 @@ class Store:
         self.erasure = Erasure(self.database)
         self.reports = Reports(self.database)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
-        self.gauges = Gauges(self.database, self.reports)
+        self.deliveries = Deliveries(self.database)  # every delivery attempt; delivery health
+        self.gauges = Gauges(self.database, self.reports, self.deliveries)
         self.suppressions = Suppressions(self.database)  # address keys never to be mailed, and why
 
     @property

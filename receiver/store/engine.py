@@ -1,5 +1,5 @@
 """The connection to the database: engine and pool settings, SQLite's pragmas and intake writer lock, the one
-place where a database outage becomes ``StoreUnavailable``, and a request's deadline.
+place where a database outage becomes ``StoreUnavailable`` (with its cause: ``causes``), and a request's deadline.
 
 A web request has ``DB_TIMEOUT`` from the moment it was read whole (``deadline``), not from each wait: its time in
 the server's queue, its turn at the SQLite writer lock and SQLite's busy wait (or PostgreSQL's lock and statement
@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..privacy import stored_address_key
+from . import causes
 
 
 class MissingDataKey(RuntimeError):
@@ -28,10 +29,19 @@ class MissingDataKey(RuntimeError):
 
 
 class StoreUnavailable(RuntimeError):
-    """The database cannot be reached, or stayed locked past the timeout: try again later."""
+    """The database cannot be reached, or stayed locked past the timeout: try again later. Its text says why (the
+    database's URL with the password masked, never a driver's message); ``kind`` is the cause's kind (``causes``)."""
+
+    def __init__(self, message: str = "", *, kind: str = causes.UNAVAILABLE):
+        super().__init__(message or UNAVAILABLE)
+        self.kind = kind
 
 
 UNAVAILABLE = "the database is unavailable or locked; try again"
+TIMED_OUT = "timed out"
+# errors that are no outage by their class, but are by their cause: a table missing (PostgreSQL's UndefinedTable is
+# a ProgrammingError), a read-only transaction (an InternalError): a 503 and a line, not a 500
+_OUTAGE_CAUSES = (causes.NOT_MIGRATED, causes.READ_ONLY, causes.DISK_FULL)
 SLACK = 0.25  # seconds: a deadline this close to the full timeout changes nothing, and costs nothing
 
 _deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
@@ -57,17 +67,23 @@ def deadline(at: float | None) -> Iterator[None]:
         reset_deadline(token)
 
 
-def _outage(context: ExceptionContext) -> StoreUnavailable | None:
-    """A driver's outage (unreachable, locked, timed out, a connection lost) as the store's own exception.
+def _outage(url: str) -> Any:
+    def outage(context: ExceptionContext) -> StoreUnavailable | None:
+        """A driver's outage (unreachable, locked, timed out, a connection lost, a schema not migrated) as the
+        store's own exception, saying why.
 
-    Programming errors (a bad statement, a broken constraint) stay what they are. A failed pre-ping is left to
-    the pool, which then opens a fresh connection: only that one's failure is an outage.
-    """
-    if context.is_pre_ping:
+        Programming errors (a bad statement, a broken constraint) stay what they are. A failed pre-ping is left to
+        the pool, which then opens a fresh connection: only that one's failure is an outage.
+        """
+        if context.is_pre_ping:
+            return None
+        cause = causes.classify(context.original_exception, url)
+        if (isinstance(context.sqlalchemy_exception, OperationalError) or context.is_disconnect
+                or (isinstance(context.sqlalchemy_exception, DBAPIError) and cause.kind in _OUTAGE_CAUSES)):
+            return StoreUnavailable(cause.text, kind=cause.kind)  # raised ``from`` the driver's exception
         return None
-    if isinstance(context.sqlalchemy_exception, OperationalError) or context.is_disconnect:
-        return StoreUnavailable(UNAVAILABLE)  # raised by SQLAlchemy ``from`` the driver's exception
-    return None
+
+    return outage
 
 
 def _sqlite_pragmas(timeout_seconds: float) -> Any:
@@ -99,7 +115,7 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
                 f" -c lock_timeout={int(timeout_seconds * 1000)}",
             },
         )
-    event.listen(engine, "handle_error", _outage, retval=True)
+    event.listen(engine, "handle_error", _outage(url), retval=True)
     return engine
 
 
@@ -109,6 +125,7 @@ class Database:
 
     def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
         self.engine = make_engine(url, timeout_seconds=timeout_seconds)
+        self.url = url
         self._data_key = data_key
         self.dialect: str = self.engine.dialect.name
         self.timeout_seconds = timeout_seconds
@@ -138,7 +155,8 @@ class Database:
             return self.timeout_seconds
         left = at - time.monotonic()
         if left <= 0:
-            raise StoreUnavailable(UNAVAILABLE)
+            raise StoreUnavailable(f"the database at {causes.masked(self.url)} did not answer within DB_TIMEOUT",
+                                   kind=TIMED_OUT)
         return min(left, self.timeout_seconds)
 
     @contextmanager
@@ -149,7 +167,7 @@ class Database:
             yield
             return
         if not self._sqlite_writer.acquire(timeout=self.time_left()):
-            raise StoreUnavailable(UNAVAILABLE)
+            raise StoreUnavailable(causes.describe(causes.LOCKED, self.url), kind=causes.LOCKED)
         try:
             yield
         finally:

@@ -1,4 +1,5 @@
-"""The queue's gauges for ``/metrics`` (invitations by state, due now, the oldest due), computed at most once per
+"""The queue's gauges for ``/metrics`` (invitations by state, due now, the oldest due; delivery health and the
+attempts by sender and outcome, from ``deliveries``), computed at most once per
 ``max_age`` by one process for all of them and shared through one row of ``service_state``; and the write probe of
 ``/readyz``.
 
@@ -17,6 +18,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
 
+from .causes import classify
+from .deliveries import Deliveries, DeliverySummary
 from .engine import Database, StoreUnavailable
 from .reports import Reports
 from .schema import service_state
@@ -31,29 +34,38 @@ class QueueGauges:
     due: int  # due now (the queue depth)
     oldest_due: datetime | None  # when the longest-waiting due invitation became due
     taken_at: datetime  # when these were computed
+    health: DeliverySummary  # delivery health (last success, failures, the oldest undelivered)
+    attempts: dict[tuple[str, str], int]  # delivery attempts ever recorded, by (sender, outcome)
 
     def as_json(self) -> dict[str, Any]:
         return {"counts": self.counts, "due": self.due,
-                "oldest_due": self.oldest_due.isoformat() if self.oldest_due else None}
+                "oldest_due": self.oldest_due.isoformat() if self.oldest_due else None,
+                "health": self.health.as_json(),
+                "attempts": [[sender, outcome, count] for (sender, outcome), count in sorted(self.attempts.items())]}
 
 
 def _gauges(payload: Any, taken_at: datetime | None) -> QueueGauges | None:
-    if not payload or taken_at is None:
+    if not payload or taken_at is None or "health" not in payload:  # none yet, or one from before ``health``
         return None
     oldest = payload.get("oldest_due")
     return QueueGauges(counts={str(k): int(v) for k, v in payload["counts"].items()}, due=int(payload["due"]),
-                       oldest_due=datetime.fromisoformat(oldest) if oldest else None, taken_at=taken_at)
+                       oldest_due=datetime.fromisoformat(oldest) if oldest else None, taken_at=taken_at,
+                       health=DeliverySummary.from_json(payload["health"]),
+                       attempts={(str(sender), str(outcome)): int(count)
+                                 for sender, outcome, count in payload.get("attempts", [])})
 
 
 class Gauges:
-    def __init__(self, database: Database, reports: Reports):
+    def __init__(self, database: Database, reports: Reports, deliveries: Deliveries):
         self.database = database
         self.reports = reports
+        self.deliveries = deliveries
 
     def compute(self, *, now: datetime) -> QueueGauges:
         """The gauges now, from the database's indexes (no snapshot)."""
         return QueueGauges(counts=self.reports.counts(), due=self.reports.due_count(now=now),
-                           oldest_due=self.reports.oldest_due(now=now), taken_at=now)
+                           oldest_due=self.reports.oldest_due(now=now), taken_at=now,
+                           health=self.deliveries.summary(now), attempts=self.deliveries.totals())
 
     def snapshot(self, *, now: datetime, max_age: float) -> QueueGauges | None:
         """The shared snapshot, refreshed first when it is older than ``max_age`` seconds and this process wins the
@@ -99,4 +111,5 @@ class Gauges:
         try:
             self._upsert(PROBE, {"taken_at": now})
         except DBAPIError as exc:
-            raise StoreUnavailable(f"the database cannot take a write ({type(exc.orig).__name__})") from exc
+            cause = classify(exc.orig, self.database.url)
+            raise StoreUnavailable(f"the database cannot take a write: {cause}", kind=cause.kind) from exc

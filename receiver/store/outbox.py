@@ -7,7 +7,9 @@ Every write is one statement in one transaction, so it is atomic on both databas
   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so no row goes to two workers; a ``sending`` row
   whose lease ran out is due again;
 - ``extend`` renews the lease of a job whose send is still running (the worker's heartbeat);
-- ``mark_*`` only touch a row still held under the caller's lease token.
+- ``mark_*`` only touch a row still held under the caller's lease token; given the ``Attempt`` that led to the
+  outcome, they add its row to ``deliveries`` in the same transaction (recorded even when the lease was lost: the
+  attempt was made all the same).
 
 Leases are judged by the database's clock (``dbclock``), never a worker's: a lease runs until the database's
 now plus ``lease_seconds``, and a ``sending`` row is due again only once the database's now has passed that, so
@@ -29,6 +31,7 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
+from .deliveries import Attempt, record
 from .engine import Database
 from .schema import (
     DEAD,
@@ -43,6 +46,7 @@ from .schema import (
     invitations,
     queued,
 )
+from .search import InvitationFilter, filter_clause
 from .traits import chunks
 from .waiting import RECHECK_MARGIN
 
@@ -242,23 +246,26 @@ class Outbox:
         with self.database.writing(one_statement=True) as conn:
             return conn.execute(statement).rowcount == 1
 
-    def _finish(self, job: Job, now: datetime, **values: Any) -> bool:
+    def _finish(self, job: Job, now: datetime, attempt: Attempt | None = None, **values: Any) -> bool:
         statement = _finish_statement(tuple(sorted(values)))
         parameters = {f"b_new_{name}": value for name, value in values.items()}
-        with self.database.writing(one_statement=True) as conn:  # one UPDATE per invitation the worker sends
+        # one UPDATE per invitation the worker sends, autocommitted on PostgreSQL; with its attempt, one transaction
+        with self.database.writing(one_statement=attempt is None) as conn:
             result = conn.execute(statement, {"b_job_id": job.id, "b_lease_token": job.lease_token,
                                               "b_updated_at": now, **parameters})
+            if attempt is not None:
+                record(conn, job.id, attempt)
             return result.rowcount == 1
 
-    def mark_sent(self, job: Job, *, now: datetime) -> bool:
+    def mark_sent(self, job: Job, *, now: datetime, attempt: Attempt | None = None) -> bool:
         """Record a delivery; False if the lease had been lost to another worker meanwhile."""
-        return self._finish(job, now, state=SENT, sent_at=now, last_error=None)
+        return self._finish(job, now, attempt, state=SENT, sent_at=now, last_error=None)
 
-    def mark_retry(self, job: Job, *, now: datetime, at: datetime, error: str) -> bool:
-        return self._finish(job, now, state=RETRYING, next_attempt_at=at, last_error=error[:MAX_ERROR])
+    def mark_retry(self, job: Job, *, now: datetime, at: datetime, error: str, attempt: Attempt | None = None) -> bool:
+        return self._finish(job, now, attempt, state=RETRYING, next_attempt_at=at, last_error=error[:MAX_ERROR])
 
-    def mark_dead(self, job: Job, *, now: datetime, error: str) -> bool:
-        return self._finish(job, now, state=DEAD, last_error=error[:MAX_ERROR])
+    def mark_dead(self, job: Job, *, now: datetime, error: str, attempt: Attempt | None = None) -> bool:
+        return self._finish(job, now, attempt, state=DEAD, last_error=error[:MAX_ERROR])
 
     def mark_expired(self, job: Job, *, now: datetime, error: str) -> bool:
         """The order is too old to ask about (``MAX_EVENT_AGE``): never sent; the attempt not counted."""
@@ -300,10 +307,19 @@ class Outbox:
 
         With ``invitation_id``, just that one, in either state. A retried dead row gets a fresh attempt budget.
         """
-        states = [RETRYING, DEAD] if dead or invitation_id is not None else [RETRYING]
+        states = (RETRYING, DEAD) if dead or invitation_id is not None else (RETRYING,)
+        where = invitations.c.id == invitation_id if invitation_id is not None else None
+        return self._requeue(now=now, states=states, where=where)
+
+    def requeue(self, *, now: datetime, states: tuple[str, ...], matching: InvitationFilter) -> int:
+        """Make the invitations ``matching`` that are in one of ``states`` (``retrying``, ``dead``) due now, as
+        ``retry`` does; how many were changed. The console's "Retry all dead" and "retry these"."""
+        return self._requeue(now=now, states=tuple(set(states) & {RETRYING, DEAD}), where=filter_clause(matching))
+
+    def _requeue(self, *, now: datetime, states: tuple[str, ...], where: Any) -> int:
         statement = update(invitations).where(invitations.c.state.in_(states), invitations.c.email.is_not(None))
-        if invitation_id is not None:
-            statement = statement.where(invitations.c.id == invitation_id)
+        if where is not None:
+            statement = statement.where(where)
         statement = statement.values(
             state=RETRYING,
             next_attempt_at=now,

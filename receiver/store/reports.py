@@ -3,14 +3,15 @@ pages of rows, deliveries per hour. Rows come back as frozen dataclasses, times 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from .engine import Database
-from .schema import STATES, UTCDateTime, invitations, queued
+from .schema import DELIVERED, STATES, UTCDateTime, deliveries, invitations, queued
+from .search import EVERYTHING, InvitationFilter, filter_clause
 
 
 @dataclass(frozen=True)
@@ -101,28 +102,49 @@ class Reports:
             row = conn.execute(select(*_ROW_COLUMNS).where(where)).first()
         return _invitation_row(row) if row else None
 
-    def page(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[InvitationRow], int]:
-        """One page of invitations, newest first (optionally of one state), and how many there are in all."""
-        rows = select(*_ROW_COLUMNS).order_by(invitations.c.created_at.desc(), invitations.c.id.desc())
-        total = select(func.count()).select_from(invitations)
-        if state is not None:
-            rows, total = rows.where(invitations.c.state == state), total.where(invitations.c.state == state)
+    def page(self, matching: InvitationFilter = EVERYTHING, *, state: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[InvitationRow], int]:
+        """One page of the invitations ``matching`` (and of ``state``, when given), newest first, and how many
+        match in all."""
+        where = filter_clause(matching if state is None else replace(matching, state=state))
+        rows = (select(*_ROW_COLUMNS).where(where)
+                .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()))
+        total = select(func.count()).select_from(invitations).where(where)
         with self.database.reading() as conn:
             found = [_invitation_row(row) for row in conn.execute(rows.limit(limit).offset(offset))]
             return found, int(conn.execute(total).scalar() or 0)
 
+    def count(self, matching: InvitationFilter, *, states: tuple[str, ...]) -> int:
+        """How many invitations ``matching`` are in one of ``states``."""
+        statement = (select(func.count()).select_from(invitations)
+                     .where(filter_clause(matching), invitations.c.state.in_(states)))
+        with self.database.reading() as conn:
+            return int(conn.execute(statement).scalar() or 0)
+
     def deliveries_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
         """Invitations sent in each of the last ``hours`` whole hours up to ``now`` (the current hour last):
         (the hour's start; count), oldest first, empty hours included."""
+        return self._per_hour(invitations.c.sent_at, now=now, hours=hours)
+
+    def attempts_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int, int]]:
+        """Delivery attempts in each of the last ``hours`` whole hours, as ``deliveries_per_hour``: (the hour's
+        start, attempts that delivered, attempts that failed), from the deliveries table, every attempt counted."""
+        delivered = deliveries.c.outcome == DELIVERED
+        sent = self._per_hour(deliveries.c.attempted_at, now=now, hours=hours, where=delivered)
+        failed = self._per_hour(deliveries.c.attempted_at, now=now, hours=hours, where=~delivered)
+        return [(start, done, failures) for (start, done), (_, failures) in zip(sent, failed, strict=True)]
+
+    def _per_hour(self, column: Any, *, now: datetime, hours: int, where: Any = None) -> list[tuple[datetime, int]]:
         current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         first = current - timedelta(hours=hours - 1)
-        sent_at = invitations.c.sent_at
         # counted by the database, hour by hour: a page load reads 24 rows, not every delivery of the day
         if self.database.dialect == "postgresql":
-            hour = func.date_trunc("hour", sent_at, type_=UTCDateTime)
+            hour = func.date_trunc("hour", column, type_=UTCDateTime)
         else:
-            hour = func.strftime("%Y-%m-%d %H:00:00", sent_at, type_=UTCDateTime)
-        statement = select(hour, func.count()).where(sent_at >= first, sent_at <= now).group_by(hour)
+            hour = func.strftime("%Y-%m-%d %H:00:00", column, type_=UTCDateTime)
+        statement = select(hour, func.count()).where(column >= first, column <= now).group_by(hour)
+        if where is not None:
+            statement = statement.where(where)
         with self.database.reading() as conn:
             found = dict(conn.execute(statement).all())
         starts = [first + timedelta(hours=index) for index in range(hours)]

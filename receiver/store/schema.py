@@ -13,6 +13,8 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -35,6 +37,12 @@ MAX_ERROR = 500
 MAX_IDENTITY = 300
 MAX_TRAIT_NAME = 255
 MAX_ID = 255  # a Segment userId or anonymousId
+MAX_CODE = 64  # a delivery attempt's code (``http 503``, ``smtp 550 5.1.1``)
+MAX_SENDER = 64
+# What a delivery attempt came to: delivered, failed worth retrying, failed for good, or the sender raised
+DELIVERED, TRANSIENT, PERMANENT, ERROR = "sent", "transient", "permanent", "error"
+OUTCOMES = (DELIVERED, TRANSIENT, PERMANENT, ERROR)
+UNDELIVERED = (WAITING, PENDING, RETRYING, SENDING)  # not sent yet, and still meant to be
 ADDRESS_KEY = 64  # hex HMAC-SHA256 of a normalised address (``privacy.address_key``)
 MAX_REASON = MAX_TRAIT_NAME + len("audience:")  # a suppression's reason: ``audience:<trait>`` at the longest
 
@@ -152,3 +160,25 @@ console_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("token_hash", name="pk_console_sessions"),
 )
+
+# One row per delivery attempt the worker made: when, with which sender, what came of it, the failure's code and
+# fixed text (a ``SendFailure``'s, which hold no personal data) and how long the sender took. Its rows go with their
+# invitation (ON DELETE CASCADE, which PostgreSQL enforces; SQLite's foreign keys are left off, as Alembic's batch
+# migrations need: nothing deletes invitations today). The indexes serve an invitation's history, and the
+# metrics' windows and last success by outcome and time.
+_ID = BigInteger().with_variant(Integer, "sqlite")
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("invitation_id", _ID, ForeignKey("invitations.id", ondelete="CASCADE", name="fk_deliveries_invitation"),
+           nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("sender", String(MAX_SENDER), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("code", String(MAX_CODE)),
+    Column("error", String(MAX_ERROR)),
+    Column("duration_seconds", Float, nullable=False),
+)
+Index("ix_deliveries_invitation", deliveries.c.invitation_id, deliveries.c.attempted_at)
+Index("ix_deliveries_outcome_at", deliveries.c.outcome, deliveries.c.attempted_at)

@@ -135,8 +135,8 @@ def _messages(body: Any) -> tuple[list[Any], bool]:
 def _process(messages: list[Any], *, as_api: bool = False) -> list[Verdict]:
     try:
         verdicts = services().intake.process(messages, as_api=as_api)
-    except StoreUnavailable:
-        log.warning("the database is unavailable: answered 503 so that Segment retries")
+    except StoreUnavailable as exc:
+        log.warning("answered 503 so that Segment retries: %s", exc)
         raise BadRequest(503, "Temporarily unable to store messages; please retry") from None
     _account(verdicts)
     return verdicts

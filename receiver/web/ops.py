@@ -4,6 +4,7 @@ takes a write), ``/metrics`` (Prometheus; behind ``METRICS_TOKEN`` when it is se
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -14,6 +15,7 @@ from .errors import error
 from .services import services
 
 ops = Blueprint("ops", __name__)
+log = logging.getLogger("receiver.web")
 
 
 @ops.get("/healthz")
@@ -29,13 +31,15 @@ def readyz() -> tuple[Any, int]:
     store = services().store
     try:
         migrated = store.is_migrated()
-    except StoreUnavailable:
+    except StoreUnavailable as exc:
+        log.warning("/readyz: %s", exc)  # the cause names the database: logged, not answered
         return error(503, "The database is unreachable")
     if not migrated:
         return error(503, "The database schema is not migrated: run 'receiver db upgrade'")
     try:
         store.gauges.probe_write(now=services().clock())
-    except StoreUnavailable:
+    except StoreUnavailable as exc:
+        log.warning("/readyz: %s", exc)
         return error(503, "The database cannot take a write")
     return jsonify({"status": "ready"}), 200
 

@@ -13,7 +13,7 @@ from receiver import bgl
 from receiver.config import load_settings
 from receiver.console import LOGIN_FAILURES, LOGIN_WINDOW
 from receiver.invitation import Invitation
-from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
+from receiver.store import DEAD, DELIVERED, PENDING, PERMANENT, RETRYING, SENT, Attempt, NewInvitation, Store
 from receiver.web import create_app
 from support.clock import FakeClock
 from support.data import API_KEY, DATA_KEY_BYTES, base_env, basic_auth, fixture
@@ -45,10 +45,18 @@ def stored(store: Store, clock: FakeClock, *refs: str, email: str = "jane.doe@ex
     return [store.reports.find(message_id=f"m-{ref}").id for ref in refs]
 
 
+def attempt(clock: FakeClock, error: str | None = None) -> Attempt:
+    """The worker's record of one attempt with the HTTP sender: delivered, or failed for good with ``error``."""
+    if error is None:
+        return Attempt(sender="http", outcome=DELIVERED, attempted_at=clock(), duration_seconds=0.25)
+    return Attempt(sender="http", outcome=PERMANENT, attempted_at=clock(), duration_seconds=1.5, code="550",
+                   error=error)
+
+
 def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbox unavailable") -> int:
-    [invitation_id] = stored(store, clock, ref, due=clock() - timedelta(days=1))  # claimed before any other
+    [invitation_id] = stored(store, clock, ref, due=clock() - timedelta(days=365))  # claimed before any other
     [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
-    store.outbox.mark_dead(job, now=clock(), error=error)
+    store.outbox.mark_dead(job, now=clock(), error=error, attempt=attempt(clock, error))
     return invitation_id
 
 
@@ -196,7 +204,8 @@ def test_signing_in_gives_a_fresh_token(client, store, clock):
     assert client.post("/console/invitations/retry-dead", data={"csrf_token": before}).status_code == 400
     after = token_in(client.get("/console").data)
     assert after != before
-    assert client.post("/console/invitations/retry-dead", data={"csrf_token": after}).status_code == 302
+    assert client.post("/console/invitations/retry-dead", data={"csrf_token": after, "confirm": "yes"}
+                       ).status_code == 302
     assert store.reports.get(dead).state == RETRYING
 
 
@@ -352,12 +361,12 @@ def test_invitations_are_listed_newest_first_masked_and_filterable(client, store
     dead = make_dead(store, clock, "R-3")
     token = sign_in(client)
     page = client.get("/console/invitations").get_data(as_text=True)
-    assert [ref for ref in re.findall(r"<code>(R-\d)</code>", page)] == ["R-3", "R-2", "R-1"]
-    assert "j***@example.com" in page and "z***@example.org" in page
+    assert [ref for ref in re.findall(r'<code class="ref">(R-\d)</code>', page)] == ["R-3", "R-2", "R-1"]
+    assert "j***e@example.com" in page and "z***e@example.org" in page
     assert "jane.doe@" not in page and "zoe@" not in page
     assert "550 mailbox unavailable" in page
     only_dead = client.get("/console/invitations?state=dead").get_data(as_text=True)
-    assert re.findall(r"<code>(R-\d)</code>", only_dead) == ["R-3"]
+    assert re.findall(r'<code class="ref">(R-\d)</code>', only_dead) == ["R-3"]
     assert f'/console/invitations/{dead}/retry' in only_dead and token
 
 
@@ -368,8 +377,8 @@ def test_invitations_paginate_fifty_a_page(client, store, clock):
     sign_in(client)
     first = client.get("/console/invitations").get_data(as_text=True)
     second = client.get("/console/invitations?page=2").get_data(as_text=True)
-    assert len(re.findall(r"<code>P-", first)) == 50 and "Page 1 of 2" in first
-    assert len(re.findall(r"<code>P-", second)) == 10 and "Page 2 of 2" in second
+    assert len(re.findall(r'<code class="ref">P-', first)) == 50 and "Page 1 of 2" in first
+    assert len(re.findall(r'<code class="ref">P-', second)) == 10 and "Page 2 of 2" in second
 
 
 @pytest.mark.parametrize(("query", "message"), [
@@ -387,7 +396,7 @@ def test_the_detail_view_masks_email_and_name_and_an_unknown_id_is_404(client, s
     [invitation_id] = stored(store, clock, "D-1")
     sign_in(client)
     page = client.get(f"/console/invitations/{invitation_id}").get_data(as_text=True)
-    assert "j***@example.com" in page and "J***" in page
+    assert "j***e@example.com" in page and "J***" in page
     assert "jane.doe" not in page and "Jane Doe" not in page
     assert client.get("/console/invitations/999").status_code == 404
 
@@ -404,14 +413,177 @@ def test_retry_puts_a_dead_invitation_back_in_the_queue(client, store, clock):
     assert row.next_attempt_at == clock()
 
 
-def test_retry_all_dead_retries_only_the_dead(client, store, clock):
+def test_retry_all_dead_retries_the_dead_only_and_only_once_confirmed(client, store, clock):
     dead = [make_dead(store, clock, f"Y-{n}") for n in range(3)]
     [pending] = stored(store, clock, "Y-P")
+    retrying = make_dead(store, clock, "Y-R")
+    store.outbox.retry(now=clock(), invitation_id=retrying)
+    clock.advance(minutes=5)  # the retrying one is not due yet, and must stay so
     token = sign_in(client)
-    answer = client.post("/console/invitations/retry-dead", data={"csrf_token": token}, follow_redirects=True)
-    assert "3 invitation(s) queued again." in answer.get_data(as_text=True)
+    listed = client.get("/console/invitations").get_data(as_text=True)
+    assert 'id="retry-all-dead" href="/console/invitations/retry-dead">Retry all dead (3)</a>' in listed
+    unconfirmed = client.post("/console/invitations/retry-dead", data={"csrf_token": token})
+    assert unconfirmed.status_code == 303 and unconfirmed.headers["Location"] == "/console/invitations/retry-dead"
+    assert [store.reports.get(i).state for i in dead] == [DEAD] * 3  # nothing happened without the confirm field
+    asked = client.get("/console/invitations/retry-dead").get_data(as_text=True)
+    assert "Retry 3 invitation(s)?" in asked and "3 dead invitation(s) will be queued" in asked
+    assert 'name="confirm" value="yes"' in asked and token_in(asked.encode())
+    before = store.reports.get(retrying)
+    answer = client.post("/console/invitations/retry-dead", data={"csrf_token": token, "confirm": "yes"},
+                         follow_redirects=True)
+    assert "3 invitation(s) queued again." in answer.get_data(as_text=True)  # not 4: the retrying one is left
     assert [store.reports.get(i).state for i in dead] == [RETRYING] * 3
     assert store.reports.get(pending).state == PENDING
+    assert store.reports.get(retrying) == before
+    assert "There is nothing dead to retry." in client.get("/console/invitations/retry-dead").get_data(as_text=True)
+
+
+def test_retry_these_requeues_the_dead_and_retrying_of_the_filtered_list_only_once_confirmed(client, store, clock):
+    mine = [make_dead(store, clock, f"Z-{n}") for n in range(2)]
+    others = make_dead(store, clock, "OTHER")
+    stored(store, clock, "Z-P", email="zed@example.com")
+    store.outbox.add([NewInvitation(Invitation(message_id="m-Z-9", email="zed@example.com", name="Z", ref="Z-9"),
+                                    due_at=clock() - timedelta(days=1))], domain="example.com", now=clock())
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(job, now=clock(), error="550")
+    token = sign_in(client)
+    # everything of jane's: two dead (mine) and OTHER, also jane's; so filter by address and state
+    listed = client.get("/console/invitations?q=zed@example.com").get_data(as_text=True)
+    assert "Retry these (1 dead or retrying)" in listed
+    assert 'href="/console/invitations/retry?q=zed@example.com"' in listed
+    page = client.get("/console/invitations?q=JANE.DOE@example.com&state=dead").get_data(as_text=True)
+    assert "Retry these (3 dead)" in page
+    asked = client.get("/console/invitations/retry?q=JANE.DOE@example.com&state=dead").get_data(as_text=True)
+    assert "3 dead invitation(s) of the filtered list (every page of it) will be queued again" in asked
+    assert 'name="q" value="JANE.DOE@example.com"' in asked and 'name="state" value="dead"' in asked
+    form = {"csrf_token": token, "q": "jane.doe@example.com", "state": "dead"}
+    assert client.post("/console/invitations/retry", data=form).status_code == 303  # no confirm: nothing done
+    assert store.reports.get(mine[0]).state == DEAD
+    answer = client.post("/console/invitations/retry", data={**form, "confirm": "yes"}, follow_redirects=True)
+    assert "3 invitation(s) queued again." in answer.get_data(as_text=True)
+    assert [store.reports.get(i).state for i in (*mine, others)] == [RETRYING] * 3
+    assert store.reports.get(job.id).state == DEAD  # zed's: not in the filtered list
+    refused = client.get("/console/invitations/retry")
+    assert refused.status_code == 400 and "Filter the list first" in refused.get_data(as_text=True)
+    assert client.post("/console/invitations/retry", data={"q": "Z-0", "confirm": "yes"}).status_code == 400  # CSRF
+
+
+def test_retry_these_of_a_ref_search_and_a_date_range(client, store, clock):
+    old = make_dead(store, clock, "OLD")
+    clock.advance(days=2)
+    new = make_dead(store, clock, "NEW")
+    token = sign_in(client)
+    day = clock().date().isoformat()
+    page = client.get(f"/console/invitations?since={day}&until={day}").get_data(as_text=True)
+    assert re.findall(r'<code class="ref">(OLD|NEW)</code>', page) == ["NEW"]
+    client.post("/console/invitations/retry", data={"csrf_token": token, "since": day, "confirm": "yes"})
+    assert (store.reports.get(old).state, store.reports.get(new).state) == (DEAD, RETRYING)
+    client.post("/console/invitations/retry", data={"csrf_token": token, "q": "m-OLD", "confirm": "yes"})
+    assert store.reports.get(old).state == RETRYING
+
+
+# -- search and filters -----------------------------------------------------------------------------
+
+def refs_on(page: str) -> list[str]:
+    return re.findall(r"<code class=\"ref\">([^<]+)</code>", page)
+
+
+def test_search_by_order_ref_or_message_id_exactly(client, store, clock):
+    stored(store, clock, "A-1001", "A-1002", "B-1001")
+    sign_in(client)
+    assert refs_on(client.get("/console/invitations?q=A-1001").get_data(as_text=True)) == ["A-1001"]
+    assert refs_on(client.get("/console/invitations?q=m-B-1001").get_data(as_text=True)) == ["B-1001"]
+    assert refs_on(client.get("/console/invitations?q=A-10").get_data(as_text=True)) == []  # exact, not a prefix
+    missing = client.get("/console/invitations?q=nothing-like-it").get_data(as_text=True)
+    assert "0 invitation(s) match" in missing and "No invitations match." in missing
+
+
+@pytest.mark.parametrize("typed", ["Jane.Doe@Example.COM", "jane.doe@example.com", " JANE.DOE@EXAMPLE.COM "])
+def test_search_by_address_in_any_casing_shows_it_masked(client, store, clock, typed):
+    stored(store, clock, "J-1", "J-2")
+    stored(store, clock, "Z-1", email="zoe@example.com")
+    sign_in(client)
+    page = client.get("/console/invitations", query_string={"q": typed}).get_data(as_text=True)
+    assert sorted(refs_on(page)) == ["J-1", "J-2"]
+    assert "j***e@example.com" in page and "jane.doe" not in page.replace(f'value="{typed.strip()}"', "").lower()
+
+
+def test_search_by_address_with_a_unicode_domain_finds_the_punycode_one_and_back(client, store, clock):
+    for ref, email in (("U-1", "Anna@Bücher.de"), ("U-2", "anna@example.de"),
+                       ("U-3", "Jörg.Müller@example.de")):  # through the endpoint
+        message = {**SEED, "messageId": f"m-{ref}", "properties": {**SEED["properties"], "order_id": ref,
+                                                                    "email": email}}
+        assert client.post("/segment", json=message, headers=basic_auth(API_KEY)).json["status"] == "accepted"
+    sign_in(client)
+    for typed in ("anna@BÜCHER.de", "Anna@xn--bcher-kva.de"):
+        page = client.get("/console/invitations", query_string={"q": typed}).get_data(as_text=True)
+        assert refs_on(page) == ["U-1"]
+        assert "A***a@xn--bcher-kva.de" in page
+    page = client.get("/console/invitations", query_string={"q": "JÖRG.MÜLLER@EXAMPLE.DE"}).get_data(as_text=True)
+    assert refs_on(page) == ["U-3"] and "J***r@example.de" in page and "Müller" not in page.split("<main>")[1]
+
+
+def test_a_search_with_an_at_that_is_no_address_is_400(client):
+    sign_in(client)
+    answer = client.get("/console/invitations?q=jane@")
+    assert answer.status_code == 400
+    assert "not an email address" in answer.get_data(as_text=True)
+
+
+def test_filters_by_state_and_creation_dates_combine_with_the_search(client, store, clock):
+    stored(store, clock, "D-1")
+    clock.advance(days=1)
+    stored(store, clock, "D-2")
+    make_dead(store, clock, "D-3")
+    clock.advance(days=1)
+    stored(store, clock, "D-4")
+    sign_in(client)
+    first, second, third = ((clock() - timedelta(days=days)).date().isoformat() for days in (2, 1, 0))
+    assert refs_on(client.get(f"/console/invitations?since={second}").get_data(as_text=True)) == ["D-4", "D-3", "D-2"]
+    assert refs_on(client.get(f"/console/invitations?until={second}").get_data(as_text=True)) == ["D-3", "D-2", "D-1"]
+    assert refs_on(client.get(f"/console/invitations?since={second}&until={second}&state=pending")
+                   .get_data(as_text=True)) == ["D-2"]
+    assert refs_on(client.get(f"/console/invitations?since={first}&until={third}&q=D-3")
+                   .get_data(as_text=True)) == ["D-3"]
+    page = client.get(f"/console/invitations?since={second}&state=pending").get_data(as_text=True)
+    assert f'value="{second}"' in page and '<option value="pending" selected>' in page  # the form shows the filter
+
+
+def test_pages_of_a_filtered_list_keep_the_filter(client, store, clock):
+    stored(store, clock, *(f"F-{n:02d}" for n in range(55)))
+    sign_in(client)
+    page = client.get("/console/invitations?state=pending").get_data(as_text=True)
+    assert 'href="/console/invitations?state=pending&amp;page=2"' in page
+
+
+def test_the_detail_view_lists_skus_and_tags_shows_no_next_attempt_when_dead_and_the_attempts(client, store, clock):
+    item = Invitation(message_id="m-K", email="kim@example.com", name="Kim", ref="K-1", skus=("SKU-1", "SKU-2"),
+                      tags=("web", "promo"))
+    store.outbox.add([NewInvitation(item, due_at=clock() - timedelta(days=1))], domain="example.com", now=clock())
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_retry(job, now=clock(), at=clock() + timedelta(minutes=1), error="421 try later",
+                            attempt=Attempt(sender="smtp", outcome="transient", attempted_at=clock(),
+                                            duration_seconds=0.5, code="421", error="421 try later"))
+    clock.advance(minutes=3)
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(job, now=clock(), error="550 mailbox unavailable",
+                           attempt=attempt(clock, "550 mailbox unavailable"))
+    sign_in(client)
+    page = client.get(f"/console/invitations/{job.id}").get_data(as_text=True)
+    assert '<ul class="chips" id="skus"><li><code>SKU-1</code></li><li><code>SKU-2</code></li></ul>' in page
+    assert '<ul class="chips" id="tags"><li><code>web</code></li><li><code>promo</code></li></ul>' in page
+    assert "(&#39;" not in page and "[&#39;" not in page  # no Python repr
+    next_attempt = re.search(r'id="next-attempt">([^<]+)<', page).group(1)
+    assert next_attempt.startswith("none: dead")
+    moment = clock().strftime("%Y-%m-%d %H:%M:%S")
+    assert f"<time>{moment} UTC</time><br>550 mailbox unavailable" in page  # the error has its time
+    attempts = page[page.index('id="attempts"'):]
+    rows = re.findall(r'data-label="when \(UTC\)">([^<]+)<.*?data-label="sender">(\w+)<.*?>(transient|permanent)<',
+                      attempts, re.S)
+    assert rows == [((clock() - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S"), "smtp", "transient"),
+                    (moment, "http", "permanent")]
+    assert "<code>421</code> 421 try later" in attempts and "<code>550</code> 550 mailbox unavailable" in attempts
+    assert "0.50 s" in attempts and "1.50 s" in attempts
 
 
 # -- overview ---------------------------------------------------------------------------------------
@@ -424,11 +596,66 @@ def test_overview_counts_oldest_due_deliveries_chart_and_masked_configuration(cl
     page = client.get("/console").get_data(as_text=True)
     assert 'id="count-pending">1<' in page and 'id="count-dead">1<' in page
     assert 'id="oldest-due">1h 30m<' in page  # as `receiver status` says it: one report, one formatter
-    assert 'data-count="0"' in page and page.count("<rect") == 24
+    assert 'data-count="0"' in page and page.count('class="sent"') == 24 and page.count('class="failed"') == 24
+    assert 'id="oldest-undelivered">1h 30m<' in page  # stored 90 minutes ago
+    assert 'id="outage"' in page  # older than the threshold: the banner
     assert "TRUSTPILOT_ENCRYPT_KEY</th><td><code>*** (set)" in page
     assert "CONSOLE_PASSWORD</th><td><code>*** (set)" in page
     assert PASSWORD not in page and SECRET not in page and "p5+FYz" not in page
     assert token
+
+
+def sent_one(store: Store, clock: FakeClock, ref: str) -> None:
+    stored(store, clock, ref, due=clock() - timedelta(days=400))
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_sent(job, now=clock(), attempt=attempt(clock))
+
+
+def test_a_healthy_overview_has_no_banner_and_shows_the_last_successful_delivery(client, store, clock):
+    sent_one(store, clock, "H-1")
+    clock.advance(minutes=7)
+    stored(store, clock, "H-2")
+    sign_in(client)
+    page = client.get("/console").get_data(as_text=True)
+    assert 'id="outage"' not in page and 'class="card bad"' not in page
+    assert 'id="last-success">7m 0s ago<' in page
+    assert 'id="oldest-undelivered">0s<' in page and 'id="failure-ratio">0%<' in page
+    assert "1 sent</span>, <span class=\"failed-text\">0 failed" in page
+
+
+def test_during_an_outage_the_banner_says_why_and_the_cards_do_not_look_healthy(client, store, clock):
+    sent_one(store, clock, "G-1")
+    clock.advance(minutes=40)
+    for n in range(5):  # every attempt of the last 15 minutes failed
+        make_dead(store, clock, f"E-{n}", error=f"connection refused ({n})")
+    stored(store, clock, "Q-1")  # waiting behind them
+    sign_in(client)
+    page = client.get("/console").get_data(as_text=True)
+    banner = page[page.index('id="outage"'):page.index('id="health"')]
+    assert "Delivery looks broken." in banner
+    assert "5 of the 5 attempts of the last 15 minutes failed (100%)." in banner
+    assert "Last successful delivery: 40m 0s ago." in banner
+    assert 'id="failures-hour">5<' in page and 'id="failure-ratio">100%<' in page
+    health = page[page.index('id="health"'):page.index('class="cards states"')]
+    assert health.count('class="card bad"') == 4  # not "0 s" and "0 dead" in healthy grey
+    assert re.search(r'class="card bad" href="/console/invitations\?state=dead">\s*<b id="count-dead">5<', page)
+    errors = page[page.index('id="errors"'):]
+    assert clock().strftime("%m-%d %H:%M") in errors and "connection refused (4)" in errors  # the error's time
+    assert 'data-failed="5"' in page and 'data-count="1"' in page
+
+
+def test_undelivered_work_with_no_delivery_raises_the_banner_at_the_alert_thresholds(client, store, clock):
+    stored(store, clock, "S-1")
+    sign_in(client)
+    clock.advance(minutes=5)
+    assert 'id="outage"' not in client.get("/console").get_data(as_text=True)
+    clock.advance(seconds=1)
+    page = client.get("/console").get_data(as_text=True)
+    assert "Nothing has been delivered for 5m 1s while 1 invitation(s) wait." in page
+    assert "The oldest undelivered" not in page and "Last successful delivery: never." in page
+    clock.advance(minutes=25)
+    page = client.get("/console").get_data(as_text=True)
+    assert "The oldest undelivered invitation has waited 30m 1s (more than 30 minutes)." in page
 
 
 # -- the store's reads, on both databases -----------------------------------------------------------
@@ -452,6 +679,34 @@ def test_store_page_and_deliveries_per_hour(store, clock):
     assert store.outbox.holder(message_id="m-S-0", domain="other.example", order_key="X") == first  # same message
     assert store.outbox.holder(message_id="m-new", domain="example.com", order_key="S-0") == first  # same order
     assert store.outbox.holder(message_id="m-new", domain="other.example", order_key="S-0") is None  # another domain
+
+
+@pytest.mark.both_databases
+def test_store_search_requeue_and_health_reads(store, clock):
+    from receiver.store import InvitationFilter
+
+    start = clock()
+    stored(store, clock, "T-1", email="Tom@Example.com", due=start - timedelta(days=9))
+    stored(store, clock, "T-2", email="ann@example.com", due=start - timedelta(days=8))
+    clock.advance(hours=2)
+    stored(store, clock, "T-3", email="tom@example.com", due=start - timedelta(days=7))
+    [first] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_sent(first, now=clock(), attempt=attempt(clock))
+    [second] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    store.outbox.mark_dead(second, now=clock(), error="550", attempt=attempt(clock, "550"))
+    tom = store.address_key("TOM@example.com")
+    rows, total = store.reports.page(InvitationFilter(address_key=tom))
+    assert total == 2 and [row.ref for row in rows] == ["T-3", "T-1"]
+    assert store.reports.page(InvitationFilter(ref_or_message_id="m-T-2"))[1] == 1
+    assert store.reports.page(InvitationFilter(since=start + timedelta(hours=1)))[1] == 1
+    assert store.reports.page(InvitationFilter(until=start + timedelta(hours=1)))[1] == 2
+    assert store.reports.count(InvitationFilter(), states=(DEAD,)) == 1
+    hours = store.reports.attempts_per_hour(now=clock())
+    assert len(hours) == 24 and hours[-1] == (clock().replace(minute=0), 1, 1)
+    assert sum(sent + failed for _, sent, failed in hours[:-1]) == 0
+    assert store.outbox.requeue(now=clock(), states=(DEAD,), matching=InvitationFilter(address_key=tom)) == 0
+    assert store.outbox.requeue(now=clock(), states=(DEAD, SENT), matching=InvitationFilter()) == 1  # sent: never
+    assert store.reports.get(second.id).state == RETRYING and store.reports.get(first.id).state == SENT
 
 
 # -- suppression, and the pages' headers ------------------------------------------------------------

@@ -153,7 +153,8 @@ def test_the_notice_after_an_action_is_a_fixed_text_shown_once(database_url, clo
     client = console_app(database_url, clock).test_client()
     signed_in_cookie(client)
     token = token_in(client.get("/console/invitations", environ_base=ROUTER).data)
-    answer = client.post("/console/invitations/retry-dead", data={"csrf_token": token}, environ_base=ROUTER)
+    answer = client.post("/console/invitations/retry-dead", data={"csrf_token": token, "confirm": "yes"},
+                         environ_base=ROUTER)
     assert answer.headers["Location"] == "/console/invitations"  # nothing in the URL
     assert "0 invitation(s) queued again." in client.get("/console/invitations", environ_base=ROUTER).get_data(True)
     assert 'class="notice"' not in client.get("/console/invitations", environ_base=ROUTER).get_data(True)

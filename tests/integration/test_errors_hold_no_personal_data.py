@@ -77,7 +77,7 @@ def test_the_scrubber_still_masks_what_the_old_one_missed():
     assert scrub(b"Mailbox jane.doe unknown") == "Mailbox *** unknown"
     assert scrub(b"The mailbox of Jane\nDoe is full") == "The mailbox of *** is full"
     assert scrub(b"Doe, Jane: no such user") == "***, ***: no such user"
-    assert scrub("to <jane.doe@example.com>") == "to <j***@example.com>"
+    assert scrub("to <jane.doe@example.com>") == "to <j***e@example.com>"
 
 
 # -- the worker's log lines -----------------------------------------------------------------------------

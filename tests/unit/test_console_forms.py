@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 
 from receiver.console.forms import MAX_PREVIEW, InvitationsQuery, Problem, invitations_query, preview_input, safe_next
@@ -21,9 +23,32 @@ def never_read(name: str) -> str:
     ({"page": "0"}, Problem(400, "page must be a whole number from 1.")),
     ({"page": "1000001"}, Problem(400, "page must be a whole number from 1.")),
     ({"page": "x"}, Problem(400, "page must be a whole number from 1.")),
+    ({"since": "2026-11-20", "until": "2026-11-21"},
+     InvitationsQuery(since=date(2026, 11, 20), until=date(2026, 11, 21))),
+    ({"since": "20.11.2026"}, Problem(400, "since must be a date as YYYY-MM-DD (UTC).")),
+    ({"until": "2026-02-30"}, Problem(400, "until must be a date as YYYY-MM-DD (UTC).")),
+    ({"since": "2026-11-21", "until": "2026-11-20"}, Problem(400, "since must not be after until.")),
+    ({"q": "  A-1001 "}, InvitationsQuery(search="A-1001")),
+    ({"q": "Jane.Doe@BÜCHER.de"}, InvitationsQuery(search="Jane.Doe@BÜCHER.de", address="jane.doe@xn--bcher-kva.de")),
+    ({"q": "jane@"}, Problem(400, "The search has an @ but is not an email address: search by an exact address, an "
+                                  "order ref or a messageId.")),
+    ({"q": "x" * 321}, Problem(400, "The search is longer than 320 characters.")),
 ])
 def test_invitations_query(args, expected):
     assert invitations_query(args, STATES) == expected
+
+
+def test_a_query_reads_its_dates_as_whole_utc_days_and_repeats_itself_in_links():
+    query = invitations_query({"q": "m-1", "state": "dead", "since": "2026-11-20", "until": "2026-11-20",
+                               "page": "2"}, STATES)
+    assert query.since_time == datetime(2026, 11, 20, tzinfo=UTC)
+    assert query.until_time == datetime(2026, 11, 21, tzinfo=UTC)  # the whole of until's day
+    assert (query.ref_or_message_id, query.address, query.filtered) == ("m-1", None, True)
+    assert query.args(page=3) == {"q": "m-1", "state": "dead", "since": "2026-11-20", "until": "2026-11-20",
+                                  "page": "3"}
+    assert query.args(page="") == {"q": "m-1", "state": "dead", "since": "2026-11-20", "until": "2026-11-20"}
+    assert InvitationsQuery().args() == {} and not InvitationsQuery().filtered
+    assert invitations_query({"q": "a@example.com"}, STATES).ref_or_message_id is None
 
 
 @pytest.mark.parametrize(("target", "expected"), [

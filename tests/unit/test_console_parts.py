@@ -36,12 +36,42 @@ def test_the_limiter_forgets_an_address_after_a_success():
     assert limiter.blocked_for("a") == timedelta(minutes=1)
 
 
-def test_the_chart_scales_bars_to_the_busiest_hour():
+def test_the_chart_stacks_failed_on_sent_scaled_to_a_round_axis_with_labels_inside():
+    from receiver.console.chart import BAR, LEFT, PLOT, TOP
+
     start = datetime(2026, 11, 20, 0, tzinfo=UTC)
-    bars = deliveries_chart([(start, 2), (start + timedelta(hours=1), 4), (start + timedelta(hours=2), 0)],
-                            width=24, height=100)
-    assert [(bar.x, bar.height, bar.y, bar.label) for bar in bars] == [
-        (0, 50, 50, "00:00"), (24, 100, 0, "01:00"), (48, 0, 100, "02:00")]
+    hours = [(start + timedelta(hours=index), 0, 0) for index in range(24)]
+    hours[0], hours[1] = (start, 3, 1), (start + timedelta(hours=1), 7, 2)
+    chart = deliveries_chart(hours)
+    assert [tick.value for tick in chart.ticks] == [0, 5, 10]  # 9 at most: the axis goes to 10
+    assert chart.ticks[0].y == chart.base == TOP + PLOT and chart.ticks[-1].y == TOP
+    first, second = chart.bars[:2]
+    assert (first.sent_height, first.failed_height) == (PLOT * 3 / 10, PLOT * 1 / 10)
+    assert first.failed_y + first.failed_height == first.sent_y  # stacked
+    assert (second.total, second.top) == (9, chart.base - PLOT * 9 / 10)
+    assert second.top - 4 > 0  # the count above the tallest bar is inside the picture
+    assert first.label == "00:00" and first.centre == LEFT + BAR / 2  # the first label is not at the edge
+    assert [bar.label for bar in chart.bars if bar.label] == [f"{h:02d}:00" for h in range(0, 24, 3)]
+    assert [bar.hour for bar in chart.bars if bar.label and not bar.minor] == ["00:00", "06:00", "12:00", "18:00"]
+    assert (chart.sent, chart.failed) == (10, 3)
+    assert chart.width == LEFT + 24 * BAR + 10
+
+
+def test_a_lone_bar_reaches_the_top_tick_and_an_empty_day_still_has_an_axis():
+    start = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    lone = deliveries_chart([(start, 0, 0), (start + timedelta(hours=1), 1, 0)])
+    assert [tick.value for tick in lone.ticks] == [0, 1]
+    assert lone.bars[1].top == lone.ticks[-1].y and lone.bars[1].total == 1
+    empty = deliveries_chart([(start, 0, 0)])
+    assert [tick.value for tick in empty.ticks] == [0, 1] and empty.bars[0].total == 0
+
+
+@pytest.mark.parametrize(("busiest", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (6, 10), (11, 20), (51, 100),
+                                               (101, 200)])
+def test_the_axis_ends_on_a_round_number(busiest, top):
+    from receiver.console.chart import axis_top
+
+    assert axis_top(busiest) == top
 
 
 def test_sources_come_from_the_functions_that_pick_the_values():

@@ -1,0 +1,38 @@
+"""Every delivery attempt: one row of ``deliveries`` per attempt (when, sender, outcome, code, fixed text, duration).
+
+Revision ID: 0008
+Revises: 0006
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"  # re-chained after 0006 (privacy) in the console branch, which merges both
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "deliveries",
+        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        sa.Column("invitation_id", ID, nullable=False),
+        sa.Column("attempted_at", sa.DateTime, nullable=False),
+        sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("code", sa.String(64)),
+        sa.Column("error", sa.String(500)),
+        sa.Column("duration_seconds", sa.Float, nullable=False),
+        sa.ForeignKeyConstraint(["invitation_id"], ["invitations.id"], name="fk_deliveries_invitation",
+                                ondelete="CASCADE"),
+    )
+    op.create_index("ix_deliveries_invitation", "deliveries", ["invitation_id", "attempted_at"])
+    op.create_index("ix_deliveries_outcome_at", "deliveries", ["outcome", "attempted_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("deliveries")
