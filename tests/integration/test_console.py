@@ -255,7 +255,7 @@ def test_preview_takes_the_email_from_stored_traits_and_says_so_and_renders_in_t
     token = sign_in(client)
     page = html.unescape(client.post("/console/preview", data={"csrf_token": token, "message": json.dumps(order)})
                          .get_data(as_text=True))
-    assert "<th>email</th><td>a***@example.de</td><td><code>stored traits of user:u-9 (email), masked</code>" in page
+    assert "<th>email</th><td>a***a@example.de</td><td><code>stored traits of user:u-9 (email), masked</code>" in page
     assert "<th>name</th><td>A***</td><td><code>stored traits of user:u-9 (first_name), masked</code>" in page
     assert "<th>locale</th><td>de-DE</td><td><code>context.locale</code>" in page
     assert "The email (de)" in page
@@ -277,12 +277,12 @@ def test_preview_of_an_order_with_only_a_user_id_reveals_neither_the_stored_emai
     assert answer.status_code == 200 and 'id="verdict">accepted<' in page
     for personal in ("anna.beispiel", "Annabel", "Beispielhaft"):  # nowhere: fields, payload, email, its HTML
         assert personal.lower() not in page.lower() and personal.lower() not in html.unescape(page).lower()
-    assert "<th>email</th><td>A***@example.de</td><td><code>stored traits of user:u-42 (email), masked</code>" in page
+    assert "<th>email</th><td>A***l@example.de</td><td><code>stored traits of user:u-42 (email), masked</code>" in page
     assert ("<th>name</th><td>A***</td><td><code>stored traits of user:u-42 (first_name + last_name), masked</code>"
             in page)
     assert 'id="masked"' in raw
     link = re.search(r'<pre id="link">([^<]+)</pre>', page).group(1)
-    assert bgl.decode(link, settings.trustpilot.keys)["email"] == "A***@example.de"  # nor inside the link
+    assert bgl.decode(link, settings.trustpilot.keys)["email"] == "A***l@example.de"  # nor inside the link
     assert "Hi A***," in re.search(r'<pre id="email-text">(.+?)</pre>', page, re.S).group(1)
 
     guest = {"type": "identify", "messageId": "id-3", "anonymousId": "a-77", "traits": {"firstName": "Kasimir"}}
