@@ -126,6 +126,7 @@ def purge() -> None:
     erased = store.erasure.purge(now=utcnow(), older_than_seconds=settings.worker.retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
+    _compacted(store.erasure.compacted)
 
 
 @main.command()
@@ -143,6 +144,14 @@ def forget(email: str) -> None:
     listed = ", ".join(f"#{i}" for i in ids) or "none"
     click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "
                f"and the stored traits of {customers} customer id(s)")
+    _compacted(store.erasure.compacted)
+
+
+def _compacted(compacted: bool) -> None:
+    """Say so when an erasure could not clear the database files of the keys it deleted (a busy reader)."""
+    if not compacted:
+        click.echo("warning: a reader kept the database from being compacted (SQLite's WAL, PostgreSQL's "
+                   "customer_keys); the data is erased, run the command again to clear the files", err=True)
 
 
 @main.command("config")

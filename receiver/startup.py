@@ -47,13 +47,13 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False,
 def open_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL`` at the newest schema: a SQLite file is migrated here, a PostgreSQL database
     must be already (exit 1 saying what to run); an unreachable database exits 1."""
-    store = Store(database.url, timeout_seconds=database.timeout)
+    store = Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key)
     return _ready(store, migrate=store.dialect == "sqlite")
 
 
 def upgraded_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL``, migrated to the newest schema on any database (``receiver db upgrade``)."""
-    return _ready(Store(database.url, timeout_seconds=database.timeout), migrate=True)
+    return _ready(Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key), migrate=True)
 
 
 def _ready(store: Store, *, migrate: bool) -> Store:

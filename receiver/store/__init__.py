@@ -17,6 +17,8 @@ engine and hands out the parts, so that each caller names the part it uses::
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.engine import Engine
 
 from . import migrations
@@ -40,11 +42,13 @@ from .schema import (
     WAITING,
     UTCDateTime,
     console_sessions,
+    customer_keys,
     invitations,
     metadata,
     service_state,
     user_traits,
 )
+from .sealed import Keyring, Sealer
 from .sessions import ConsoleSessions
 from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
@@ -53,21 +57,26 @@ __all__ = [
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
     "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
     "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
-    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
+    "Traits", "UTCDateTime", "Keyring", "Sealer", "customer_keys", "UNSET_DATA_KEY", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
     "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
 ]
+
+
+# the key of a store opened without one (tests, tools): demo mode's (config), never a production database's
+UNSET_DATA_KEY = hashlib.sha256(b"receiver demo data key").digest()
 
 
 class Store:
     """The database of one process: its parts share one engine (and on SQLite, one intake writer lock)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
         self.database = Database(url, timeout_seconds=timeout_seconds)
-        self.outbox = Outbox(self.database)
-        self.traits = Traits(self.database)
-        self.waiting = WaitingOrders(self.database)
-        self.erasure = Erasure(self.database)
-        self.reports = Reports(self.database)
+        self.sealer = Sealer(self.database, data_key or UNSET_DATA_KEY)  # personal columns sealed under per-customer keys
+        self.outbox = Outbox(self.database, self.sealer)
+        self.traits = Traits(self.database, self.sealer)
+        self.waiting = WaitingOrders(self.database, self.sealer)
+        self.erasure = Erasure(self.database, self.sealer)
+        self.reports = Reports(self.database, self.sealer)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.gauges = Gauges(self.database, self.reports)
 

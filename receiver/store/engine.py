@@ -26,6 +26,7 @@ class StoreUnavailable(RuntimeError):
 
 
 UNAVAILABLE = "the database is unavailable or locked; try again"
+CHECKPOINT_PAUSE = 0.05  # seconds between two tries of a checkpoint a reader held up
 SLACK = 0.25  # seconds: a deadline this close to the full timeout changes nothing, and costs nothing
 
 _deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
@@ -70,6 +71,7 @@ def _sqlite_pragmas(timeout_seconds: float) -> Any:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
         cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased values are overwritten with zeros, not left in free space
         cursor.close()
 
     return on_connect
@@ -172,6 +174,20 @@ class Database:
             yield
         finally:
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self.timeout_seconds * 1000)}")
+
+    def truncate_wal(self) -> bool:
+        """On SQLite, copy the WAL into the main file and truncate it to nothing, so that the page images an
+        erasure replaced are gone from the ``-wal`` file too; True when done (and on PostgreSQL, where there is
+        nothing to do). A reader in the middle of a transaction holds the WAL: tried again for up to the timeout."""
+        if self.dialect != "sqlite":
+            return True
+        give_up = time.monotonic() + self.timeout_seconds
+        with self.engine.connect() as conn:
+            while True:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+                if not busy or time.monotonic() >= give_up:
+                    return not busy
+                time.sleep(CHECKPOINT_PAUSE)
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table``, which knows ``ON CONFLICT``."""

@@ -31,6 +31,7 @@ from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
 from .engine import Database
 from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .sealed import Keyring, Sealer
 from .waiting import RECHECK_MARGIN
 
 
@@ -65,8 +66,9 @@ class Job:
 _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
 
 
-def _job(row: Any, token: str) -> Job:
-    invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
+def _job(row: Any, token: str, keys: Keyring) -> Job:
+    invitation = Invitation(message_id=row.message_id, email=keys.open(row.email) or "",
+                            name=keys.open(row.name) or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at)
     return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
@@ -101,8 +103,9 @@ def _refused(error: StatementError) -> bool:
 
 
 class Outbox:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool | None]:
         """Store each new invitation in one transaction; per row, True if stored, False if a duplicate, None if the
@@ -114,7 +117,9 @@ class Outbox:
         """
         if not rows:
             return []
-        values = [self._values(row, domain, now) for row in rows]
+        subjects = [self.sealer.invitation_subject(row.invitation) for row in rows]
+        keys = self.sealer.keyring(subjects, now=now)
+        values = [self._values(row, domain, now, keys, subject) for row, subject in zip(rows, subjects, strict=True)]
         try:
             stored = self._insert(values)
         except StatementError as exc:
@@ -145,15 +150,16 @@ class Outbox:
             return None
 
     @staticmethod
-    def _values(row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
+    def _values(row: NewInvitation, domain: str, now: datetime, keys: Keyring, subject: str) -> dict[str, Any]:
         invitation = row.invitation
         return {
             "message_id": invitation.message_id,
             "domain": domain,
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
-            "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
-            "name": invitation.name or None,
+            # none yet: a waiting order, or one suppressed before it had one
+            "email": keys.seal(subject, invitation.email or None),
+            "name": keys.seal(subject, invitation.name or None),
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
             "locale": invitation.locale,
@@ -204,7 +210,8 @@ class Outbox:
         )
         with self.database.engine.begin() as conn:
             rows = conn.execute(statement).all()
-        return sorted((_job(row, token) for row in rows), key=lambda job: job.id)
+            keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
+        return sorted((_job(row, token, keys) for row in rows), key=lambda job: job.id)
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Renew the lease of a job still being sent to the database's now plus ``lease_seconds``; False if it is

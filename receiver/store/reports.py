@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from .engine import Database
+from .sealed import Sealer
 from .schema import STATES, UTCDateTime, invitations, queued
 
 
@@ -53,14 +55,16 @@ _ROW_COLUMNS = [invitations.c[field.name] for field in fields(InvitationRow)]
 _ERROR_COLUMNS = [invitations.c[field.name] for field in fields(ErrorRow)]
 
 
-def _invitation_row(row: Any) -> InvitationRow:
-    values = row._asdict()
-    return InvitationRow(**{**values, "skus": tuple(values["skus"] or ()), "tags": tuple(values["tags"] or ())})
+def _invitation_rows(conn: Connection, sealer: Sealer, rows: Sequence[Any]) -> list[InvitationRow]:
+    keys = sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
+    return [InvitationRow(**{**row._asdict(), "email": keys.open(row.email), "name": keys.open(row.name),
+                             "skus": tuple(row.skus or ()), "tags": tuple(row.tags or ())}) for row in rows]
 
 
 class Reports:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def counts(self) -> dict[str, int]:
         """How many invitations there are in each state (every state named, in ``STATES`` order)."""
@@ -96,8 +100,8 @@ class Reports:
 
     def _one(self, where: Any) -> InvitationRow | None:
         with self.database.reading() as conn:
-            row = conn.execute(select(*_ROW_COLUMNS).where(where)).first()
-        return _invitation_row(row) if row else None
+            found = _invitation_rows(conn, self.sealer, conn.execute(select(*_ROW_COLUMNS).where(where)).all()[:1])
+        return found[0] if found else None
 
     def page(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[InvitationRow], int]:
         """One page of invitations, newest first (optionally of one state), and how many there are in all."""
@@ -106,7 +110,7 @@ class Reports:
         if state is not None:
             rows, total = rows.where(invitations.c.state == state), total.where(invitations.c.state == state)
         with self.database.reading() as conn:
-            found = [_invitation_row(row) for row in conn.execute(rows.limit(limit).offset(offset))]
+            found = _invitation_rows(conn, self.sealer, conn.execute(rows.limit(limit).offset(offset)).all())
             return found, int(conn.execute(total).scalar() or 0)
 
     def deliveries_per_hour(self, *, now: datetime, hours: int = 24) -> list[tuple[datetime, int]]:
