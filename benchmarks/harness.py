@@ -305,7 +305,8 @@ def metrics_client(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
     from receiver.web import create_app
 
     settings = load_settings(keys_environ(database, workdir), intake=True)
-    store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+    store = Store(settings.database.url, timeout_seconds=settings.database.timeout,
+                  data_key=settings.database.data_key)
     try:
         store.upgrade()
         yield create_app(settings, store=store).test_client(), store

@@ -205,7 +205,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_KEY", Key(), DATABASE, "Server secret (base64, 32 bytes) that keys the *address keys*: "
             "HMAC-SHA256 of each customer's normalised address, by which erasure, suppression and the frequency "
             "cap find a customer. Make one with `openssl rand -base64 32`; changing it forgets every address key.",
-            "(base64)", attr="data_key"),
+            "(base64)", attr="data_key", secret=True, required=True,
+            hint="it keys the address keys of erasure and suppression; make one with: openssl rand -base64 32"),
     # -- worker --
     Setting("SENDER", Text(lower=True, label="sender name"), WORKER_GROUP, "Which sender delivers the links: `log`, "
             "`smtp`, `http` or a plug-in's name (see [Senders](#senders)).", "smtp", default="log", attr="sender",

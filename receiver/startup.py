@@ -47,13 +47,18 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False,
 def open_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL`` at the newest schema: a SQLite file is migrated here, a PostgreSQL database
     must be already (exit 1 saying what to run); an unreachable database exits 1."""
-    store = Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key)
+    store = store_of(database)
     return _ready(store, migrate=store.dialect == "sqlite")
 
 
 def upgraded_store(database: DatabaseSettings) -> Store:
     """The store for ``DATABASE_URL``, migrated to the newest schema on any database (``receiver db upgrade``)."""
-    return _ready(Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key), migrate=True)
+    return _ready(store_of(database), migrate=True)
+
+
+def store_of(database: DatabaseSettings) -> Store:
+    """The store of these settings, not opened yet: its URL, its timeout, its ``DATA_KEY``."""
+    return Store(database.url, timeout_seconds=database.timeout, data_key=database.data_key or None)
 
 
 def _ready(store: Store, *, migrate: bool) -> Store:

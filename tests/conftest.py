@@ -23,7 +23,7 @@ from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
 from support.clock import FakeClock
-from support.data import base_env
+from support.data import DATA_KEY_BYTES, base_env
 from support.postgres import SharedSchema, fresh_postgres_url, require_postgres
 
 TESTS = Path(__file__).parent
@@ -105,7 +105,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def store(database_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
-    store = Store(database_url)
+    store = Store(database_url, data_key=DATA_KEY_BYTES)  # the key of base_env, as the app's settings have it
     if request.node.stash.get(MIGRATED, None) != database_url:
         store.upgrade()  # a test's own database_url: migrated as `receiver db upgrade` would
     yield store

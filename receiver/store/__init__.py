@@ -13,16 +13,18 @@ engine and hands out the parts, so that each caller names the part it uses::
     store.reports.counts()
     store.erasure.forget("jane@example.com", now=now)
     store.sessions.is_open(token, now=now)
+    store.suppressions.reason_for([key])
+
+``data_key`` (``DATA_KEY``) gives every stored address its *address key* (``privacy.address_key``); a store opened
+without one may read and migrate, but refuses to store an address (``MissingDataKey``).
 """
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy.engine import Engine
 
 from . import migrations
-from .engine import Database, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
+from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
 from .erasure import Erasure
 from .gauges import Gauges, QueueGauges
 from .outbox import Job, NewInvitation, Outbox
@@ -46,32 +48,32 @@ from .schema import (
     invitations,
     metadata,
     service_state,
+    suppression_list,
     user_traits,
 )
 from .sealed import Keyring, Sealer
 from .sessions import ConsoleSessions
+from .suppressions import BOUNCED, FORGOTTEN, UNSUBSCRIBED, Suppressions, audience_reason
 from .traits import StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
+    "BOUNCED", "FORGOTTEN", "UNSUBSCRIBED", "MissingDataKey", "Suppressions", "audience_reason", "suppression_list",
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
     "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
     "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
-    "Traits", "UTCDateTime", "Keyring", "Sealer", "customer_keys", "UNSET_DATA_KEY", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
+    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
+    "Keyring", "Sealer", "customer_keys",
     "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
 ]
-
-
-# the key of a store opened without one (tests, tools): demo mode's (config), never a production database's
-UNSET_DATA_KEY = hashlib.sha256(b"receiver demo data key").digest()
 
 
 class Store:
     """The database of one process: its parts share one engine (and on SQLite, one intake writer lock)."""
 
     def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
-        self.database = Database(url, timeout_seconds=timeout_seconds)
-        self.sealer = Sealer(self.database, data_key or UNSET_DATA_KEY)  # personal columns sealed under per-customer keys
+        self.database = Database(url, timeout_seconds=timeout_seconds, data_key=data_key)
+        self.sealer = Sealer(self.database)  # personal columns sealed under per-customer keys
         self.outbox = Outbox(self.database, self.sealer)
         self.traits = Traits(self.database, self.sealer)
         self.waiting = WaitingOrders(self.database, self.sealer)
@@ -79,6 +81,7 @@ class Store:
         self.reports = Reports(self.database, self.sealer)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.gauges = Gauges(self.database, self.reports)
+        self.suppressions = Suppressions(self.database)  # address keys never to be mailed, and why
 
     @property
     def engine(self) -> Engine:

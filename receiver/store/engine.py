@@ -8,6 +8,8 @@ timeouts) all come out of it, so that a locked database answers every waiting re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,12 @@ from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
+
+from ..privacy import address_key
+
+
+class MissingDataKey(RuntimeError):
+    """An address was to be stored or looked up by a store that has no ``DATA_KEY``: a wiring bug, not an outage."""
 
 
 class StoreUnavailable(RuntimeError):
@@ -100,16 +108,34 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
 
 
 class Database:
-    """The engine and what every part of the store shares: the dialect, the timeout, the intake writer lock."""
+    """The engine and what every part of the store shares: the dialect, the timeout, the intake writer lock, and
+    the ``DATA_KEY`` that every stored address gets its address key under (``address_key``)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0):
+    def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
         self.engine = make_engine(url, timeout_seconds=timeout_seconds)
+        self._data_key = data_key
         self.dialect: str = self.engine.dialect.name
         self.timeout_seconds = timeout_seconds
         # SQLite has one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy
         # handler in steps of up to 100 ms: a web process's threads queue here for their intake writes
         # instead, woken as soon as the one before them commits (p99 over 100 ms without it).
         self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else None
+
+    def address_key(self, email: str | None) -> str | None:
+        """The address key of ``email`` (None when it is no address); a store opened without ``DATA_KEY`` stores no
+        address (``MissingDataKey``), so that no stored address lacks its key."""
+        if email is None:
+            return None
+        if not self._data_key:
+            raise MissingDataKey("the store was opened without DATA_KEY: it cannot store or look up an address")
+        return address_key(self._data_key, email)
+
+    def keyed_hash(self, data: bytes) -> str:
+        """HMAC-SHA256 of ``data`` under ``DATA_KEY``, in hex (``MissingDataKey`` without one): what the store keeps
+        instead of a value it only ever compares."""
+        if not self._data_key:
+            raise MissingDataKey("the store was opened without DATA_KEY: it cannot store or look up an address")
+        return hmac.new(self._data_key, data, hashlib.sha256).hexdigest()
 
     def time_left(self) -> float:
         """How long the store may still wait: the timeout, or less under a deadline; ``StoreUnavailable`` once the

@@ -61,9 +61,11 @@ class Job:
     invitation: Invitation
     attempts: int
     lease_token: str
+    address_key: str | None = None  # of the invitation's email: the suppression list's and the cooldown's key
 
 
-_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at")
+_CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at",
+            "address_key")
 
 
 def _job(row: Any, token: str, keys: Keyring) -> Job:
@@ -71,7 +73,8 @@ def _job(row: Any, token: str, keys: Keyring) -> Job:
                             name=keys.open(row.name) or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at)
-    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token)
+    return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token,
+               address_key=row.address_key)
 
 
 @functools.cache
@@ -149,8 +152,7 @@ class Outbox:
                 raise
             return None
 
-    @staticmethod
-    def _values(row: NewInvitation, domain: str, now: datetime, keys: Keyring, subject: str) -> dict[str, Any]:
+    def _values(self, row: NewInvitation, domain: str, now: datetime, keys: Keyring, subject: str) -> dict[str, Any]:
         invitation = row.invitation
         return {
             "message_id": invitation.message_id,
@@ -159,6 +161,7 @@ class Outbox:
             "order_key": invitation.ref if row.order_key is None else row.order_key,
             # none yet: a waiting order, or one suppressed before it had one
             "email": keys.seal(subject, invitation.email or None),
+            "address_key": self.database.address_key(invitation.email or None),
             "name": keys.seal(subject, invitation.name or None),
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),

@@ -3,16 +3,16 @@ pages of rows, deliveries per hour. Rows come back as frozen dataclasses, times 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from .engine import Database
-from .sealed import Sealer
 from .schema import STATES, UTCDateTime, invitations, queued
+from .sealed import Sealer
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ MAX_ERROR = 500
 MAX_IDENTITY = 300
 MAX_TRAIT_NAME = 255
 MAX_ID = 255  # a Segment userId or anonymousId
+ADDRESS_KEY = 64  # hex HMAC-SHA256 of a normalised address (``privacy.address_key``)
+MAX_REASON = MAX_TRAIT_NAME + len("audience:")  # a suppression's reason: ``audience:<trait>`` at the longest
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -90,6 +92,9 @@ invitations = Table(
     Column("anonymous_id", String(MAX_ID)),
     Column("wait_until", UTCDateTime),
     Column("recheck_from", UTCDateTime),
+    # the address key of ``email`` (``privacy.address_key``): how erasure, suppression and the frequency cap find a
+    # customer's rows whatever the casing or the form of the domain; kept after ``email`` is erased (the cap needs it)
+    Column("address_key", String(ADDRESS_KEY)),
     UniqueConstraint("message_id", name="uq_invitations_message_id"),
     UniqueConstraint("domain", "order_key", name="uq_invitations_domain_order"),
 )
@@ -98,6 +103,7 @@ Index("ix_invitations_due", invitations.c.next_attempt_at, postgresql_where=queu
 # by state, and within a state by when it is due: the counts by state and the due gauges of /metrics read this index
 # alone on both databases (SQLite cannot match the partial index above to a query whose states are parameters)
 Index("ix_invitations_state_due", invitations.c.state, invitations.c.next_attempt_at)
+Index("ix_invitations_address_key", invitations.c.address_key)
 
 # A few named rows the processes share: ``queue``, the gauges of /metrics with when they were computed and who is
 # computing the next (store/gauges.py); ``probe``, the row /readyz writes to prove the database takes writes.
@@ -121,7 +127,21 @@ user_traits = Table(
     Column("observed_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("user_id", Text),  # sealed (store/sealed.py), like ``value``
+    Column("address_key", String(ADDRESS_KEY)),  # of an ``email`` trait's value: whose identities carry an address
     PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
+)
+Index("ix_user_traits_address_key", user_traits.c.address_key)
+
+# The suppression list: addresses never to be mailed, by address key only (no address is stored for it), one row
+# per (key, reason): ``unsubscribed``, ``forgotten``, ``bounced``, ``audience:<trait>`` (an Engage opt-out trait,
+# removed again when the trait turns false).
+suppression_list = Table(
+    "suppressions",
+    metadata,
+    Column("address_key", String(ADDRESS_KEY), nullable=False),
+    Column("reason", String(MAX_REASON), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("address_key", "reason", name="pk_suppressions"),
 )
 
 # The key of each *subject* (an address key, or a keyed hash of an identity) that the personal columns above are

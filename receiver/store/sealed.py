@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -34,7 +32,6 @@ from sqlalchemy import Connection, Text, cast, delete, func, literal, select, un
 from sqlalchemy.exc import OperationalError
 
 from ..invitation import Invitation
-from ..privacy import address_key
 from .engine import Database, StoreUnavailable
 from .schema import customer_keys, invitations, user_traits
 
@@ -101,17 +98,16 @@ class Keyring:
 class Sealer:
     """The subjects of the values to seal, their keys (made when first needed), and their erasure."""
 
-    def __init__(self, database: Database, data_key: bytes):
+    def __init__(self, database: Database):
         self.database = database
-        self._data_key = data_key
 
-    def address_subject(self, email: str | None) -> str | None:
+    def address_subject(self, email: Any) -> str | None:
         """The subject of an address and what came with it: its address key (None: not an address)."""
-        return address_key(self._data_key, email)
+        return self.database.address_key(email) if isinstance(email, str) else None
 
     def identity_subject(self, identity: str) -> str:
         """The subject of an identity's traits (``user:<userId>``, ``anon:<anonymousId>``)."""
-        return hmac.new(self._data_key, b"identity\0" + identity.encode("utf-8"), hashlib.sha256).hexdigest()
+        return self.database.keyed_hash(b"identity\0" + identity.encode("utf-8"))
 
     def subject(self, email: str | None, identity: str) -> str:
         """The address's subject when ``email`` is an address, else the identity's."""

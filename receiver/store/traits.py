@@ -55,6 +55,9 @@ def chunks(identities: Sequence[str]) -> Iterable[Sequence[str]]:
         yield identities[start:start + TRAIT_CHUNK]
 
 
+EMAIL_TRAIT = "email"  # the one stored trait that holds an address (intake stores every spelling under this name)
+
+
 def _latest_per_trait(updates: Iterable[TraitUpdate], now: datetime) -> list[dict[str, Any]]:
     """One row per (identity, trait): the newest value in the batch (a later one wins a tie).
 
@@ -79,8 +82,7 @@ def _sealed(sealer: Sealer, rows: list[dict[str, Any]], now: datetime, conn: Con
     """The rows with their value and user_id sealed: an ``email`` trait's value under its address's key, the rest
     under their identity's."""
     identities = {row["identity"]: sealer.identity_subject(row["identity"]) for row in rows}
-    subjects = [(sealer.address_subject(row["value"]) if row["name"] == "email" else None)
-                or identities[row["identity"]] for row in rows]
+    subjects = [row["address_key"] or identities[row["identity"]] for row in rows]
     keys = sealer.keyring([*subjects, *identities.values()], now=now, conn=conn)
     return [{**row, "value": keys.seal_value(subject, row["value"]),
              "user_id": keys.seal(identities[row["identity"]], row["user_id"])}
@@ -101,11 +103,16 @@ class Traits:
         rows = _latest_per_trait(updates, now)
         if not rows:
             return 0
+        for row in rows:
+            value = row["value"]
+            row["address_key"] = (self.database.address_key(value)
+                                  if row["name"] == EMAIL_TRAIT and isinstance(value, str) else None)
         insert = self.database.insert(user_traits)
         statement = insert.on_conflict_do_update(
             index_elements=[user_traits.c.identity, user_traits.c.name],
             set_={"value": insert.excluded.value, "observed_at": insert.excluded.observed_at,
-                  "updated_at": insert.excluded.updated_at, "user_id": insert.excluded.user_id},
+                  "updated_at": insert.excluded.updated_at, "user_id": insert.excluded.user_id,
+                  "address_key": insert.excluded.address_key},
             where=user_traits.c.observed_at <= insert.excluded.observed_at,
         )
         with self.database.intake_write(), self.database.engine.begin() as conn:

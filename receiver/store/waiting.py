@@ -91,6 +91,7 @@ class WaitingOrders:
         keys = self.sealer.keyring([subject], now=now)
         return self._settle(order, now, state=PENDING, email=keys.seal(subject, invitation.email),
                             name=keys.seal(subject, invitation.name or None),
+                            address_key=self.database.address_key(invitation.email),
                             next_attempt_at=max(order.due_at, now), last_error=None)
 
     def suppress(self, order: WaitingOrder, *, now: datetime, reason: str) -> bool:

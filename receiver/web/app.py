@@ -43,7 +43,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max_body or settings.limits.max_body
     app.config["MAX_DECOMPRESSED"] = max_body or settings.limits.max_body
     store = store or Store(settings.database.url, timeout_seconds=settings.database.timeout,
-                           data_key=settings.database.data_key)
+                           data_key=settings.database.data_key or None)
     app.extensions[SERVICES] = Services(settings, store, Intake(settings.trustpilot, store, clock), clock)
     app.register_blueprint(segment)
     app.register_blueprint(tracking)

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENDING, SENT, SUPPRESSED, NewInvitation, Store
+from support.data import DATA_KEY_BYTES
 from support.wait import wait_until
 
 pytestmark = pytest.mark.both_databases
@@ -127,7 +128,7 @@ def test_release_gives_rows_back_without_counting_the_attempt(store, clock):
 
 
 def test_rows_survive_a_new_store_on_the_same_file(sqlite_url, clock):
-    first = Store(sqlite_url)
+    first = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     first.upgrade()
     first.outbox.add([inv()], domain="example.com", now=clock())
     first.close()

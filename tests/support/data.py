@@ -15,6 +15,8 @@ VECTORS = json.loads((ROOT / "tests" / "data" / "bgl-vectors.json").read_text())
 ENCRYPT_KEY = "p5+FYz/GQQGalwaH2kd1XF/hDWwkXJjLjvljC5MS7TM="
 AUTH_KEY = "C5UYaa2LWj0HY8M8/ZTG/J5rTVl27l+KvCHvVR2mAWU="
 API_KEY = "test-api-key"
+DATA_KEY = "dGVzdCBkYXRhIGtleSBvZiB0aGUgcmVjZWl2ZXIhISE="  # base64 of 32 bytes: the tests' DATA_KEY
+DATA_KEY_BYTES = base64.b64decode(DATA_KEY)
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -24,6 +26,7 @@ def base_env(**extra: str) -> dict[str, str]:
         "TRUSTPILOT_ENCRYPT_KEY": ENCRYPT_KEY,
         "TRUSTPILOT_AUTH_KEY": AUTH_KEY,
         "SEGMENT_API_KEYS": f"other-key,{API_KEY}",
+        "DATA_KEY": DATA_KEY,
     }
     env.update(extra)
     return env

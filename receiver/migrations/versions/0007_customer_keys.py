@@ -5,7 +5,7 @@ longer than the plain values. Rows stored before stay as they are (plain values 
 ``RETENTION`` or ``receiver forget`` erases them; see the README's privacy section for what that means on disk.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
