@@ -26,7 +26,8 @@ from .links import LinkBuilder
 from .privacy import mask_email
 from .senders import ReadyInvitation, Sender, SendFailure
 from .setting_types import Whole
-from .startup import fail, open_store, sender_or_exit, settings_or_exit, upgraded_store
+from .startup import database_or_exit, fail, open_store, sender_or_exit, settings_or_exit, upgraded_store
+from .store import OPERATOR, Store
 from .text import language_of, sanitise_tag, unique, valid_email
 
 log = logging.getLogger("receiver")
@@ -132,18 +133,16 @@ def purge() -> None:
 @main.command()
 @click.argument("email")
 def forget(email: str) -> None:
-    """Erase every stored trace of one email address (an erasure request)."""
-    settings = settings_or_exit()
-    store = open_store(settings.database)
-    ids, customers = [], 0
-    # as given (rows stored before issue 17 kept an address as sent) and as stored now (IDNA domain, lower case)
-    for spelling in dict.fromkeys(filter(None, (email, valid_email(email)))):
-        found, lost = store.erasure.forget(spelling, now=utcnow())
-        ids, customers = sorted({*ids, *found}), customers + lost
+    """Erase every stored trace of one email address (an erasure request), in any casing and either form of its
+    domain, and put it on the suppression list."""
+    store = open_store(database_or_exit())
+    key = _address_key_or_exit(store, email)
+    done = store.erasure.forget([key], now=utcnow())
     store.close()
-    listed = ", ".join(f"#{i}" for i in ids) or "none"
-    click.echo(f"{mask_email(email)}: erased from {len(ids)} invitation(s) ({listed}) "
-               f"and the stored traits of {customers} customer id(s)")
+    listed = ", ".join(f"#{i}" for i in done.invitations) or "none"
+    click.echo(f"{mask_email(email)}: erased from {len(done.invitations)} invitation(s) ({listed}), "
+               f"{len(done.stopped)} of them stopped unsent, and the stored traits of {done.identities} customer "
+               "id(s); on the suppression list (forgotten)")
     _compacted(store.erasure.compacted)
 
 
@@ -152,6 +151,37 @@ def _compacted(compacted: bool) -> None:
     if not compacted:
         click.echo("warning: a reader kept the database from being compacted (SQLite's WAL, PostgreSQL's "
                    "customer_keys); the data is erased, run the command again to clear the files", err=True)
+
+
+@main.command()
+@click.argument("email")
+def suppress(email: str) -> None:
+    """Put an address on the suppression list: no invitation is sent to it again (until unsuppress)."""
+    store = open_store(database_or_exit())
+    added = store.suppressions.add(_address_key_or_exit(store, email), OPERATOR, now=utcnow())
+    store.close()
+    click.echo(f"{mask_email(email)}: " + ("added to the suppression list" if added
+                                           else "already on the suppression list: nothing changed"))
+
+
+@main.command()
+@click.argument("email")
+def unsuppress(email: str) -> None:
+    """Take an address off the suppression list, whatever put it there (an unsubscribe, forget, a bounce...)."""
+    store = open_store(database_or_exit())
+    removed = store.suppressions.remove(_address_key_or_exit(store, email))
+    store.close()
+    click.echo(f"{mask_email(email)}: " + (f"removed from the suppression list ({', '.join(removed)})" if removed
+                                           else "not on the suppression list: nothing changed"))
+
+
+def _address_key_or_exit(store: Store, email: str) -> str:
+    key = store.address_key(email)
+    if key is None:
+        store.close()
+        click.echo("error: EMAIL: Invalid email address", err=True)
+        sys.exit(2)
+    return key
 
 
 @main.command("config")

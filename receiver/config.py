@@ -73,7 +73,7 @@ from .text import DOMAIN, is_domain, is_locale, normal_locale
 __all__ = [  # what other modules import from here, some of it defined in the modules above
     "ConfigError", "Settings", "SegmentAuth", "TrustpilotSettings", "DatabaseSettings", "WorkerSettings", "Limits",
     "ConsoleSettings", "ServerSettings", "EmailLook", "SmtpServer", "SETTINGS", "load_settings", "read_group",
-    "load_auth", "load_keys", "log_options", "email_look", "describe", "markdown",
+    "load_auth", "load_database", "load_keys", "log_options", "email_look", "describe", "markdown",
     "environment", "read_dotenv", "demo_keys", "demo_banner", "parse_locale_hosts",
     "parse_sku_map", "read_sku_map", "parse_list", "parse_duration", "parse_size", "parse_bool", "database_url",
     "mask_url", "DEFAULT_DATABASE_URL",
@@ -229,6 +229,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION", Duration(), WORKER_GROUP, "Erase personal data of finished invitations after this long (the "
             "worker does it hourly, `receiver purge` at once).", "14d", default="30d", attr="retention",
             process=WORKER),
+    Setting("INVITE_COOLDOWN", Duration(), WORKER_GROUP, "A customer (by address key) sent an invitation within "
+            "this long is not invited again: a later order is `suppressed` with the reason `invited recently`, "
+            "decided when the worker claims it (two orders of one customer in one batch make one email); `0` turns "
+            "the cap off.", "90d", default="30d", attr="invite_cooldown", process=WORKER),
     # -- the smtp sender --
     Setting("SMTP_URL", SmtpUrl(), SMTP, "SMTP server: `smtp://` (STARTTLS when offered; `?starttls=require` "
             "insists), `smtps://` (TLS), credentials URL-encoded; `?verify=false` skips certificate checks.",
@@ -374,6 +378,7 @@ class WorkerSettings:
     worker_batch: int
     max_event_age: float  # 0: no limit
     retention: float
+    invite_cooldown: float  # seconds; 0: no frequency cap
 
 
 @dataclass(frozen=True)
@@ -519,6 +524,14 @@ def _only(names: tuple[str, ...], environ: Mapping[str, str] | None) -> dict[str
     if problems:
         raise ConfigError(problems)
     return values
+
+
+def load_database(environ: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """The database settings alone, ``DATA_KEY`` included (``forget``, ``suppress``: no Trustpilot keys needed)."""
+    values, problems = read_group(DATABASE, environ)
+    if problems:
+        raise ConfigError(problems)
+    return DatabaseSettings(**values)
 
 
 def load_auth(environ: Mapping[str, str] | None = None) -> SegmentAuth:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import TrustpilotSettings
+from .consent import delete_user, note_suppressed_order, sync_audiences
 from .customers import customer_traits, identities, rules_of
 from .invitation import NOTE, Invitation, Rejected, invitation_and_sources, needs_stored_traits, suppressed_by
 from .segment import (
@@ -38,8 +39,8 @@ ACCEPTED, DUPLICATE, IGNORED, REJECTED = "accepted", "duplicate", "ignored", "re
 SUPPRESSED_VERDICT = SUPPRESSED  # "suppressed": an order of a customer in a SUPPRESS_AUDIENCES audience
 WAITING_VERDICT = WAITING  # "waiting": an order stored without an email, waiting for an identify call to give one
 OUTCOMES = (ACCEPTED, WAITING_VERDICT, DUPLICATE, SUPPRESSED_VERDICT, IGNORED, REJECTED)
-DELETION_NOTED = ("Ignored: a user-deletion request, recorded (the receiver does not act on it yet: use "
-                  "'receiver forget EMAIL')")
+DELETION_WITHOUT_USER = "Ignored: a user-deletion request without a userId names no one to erase"
+DELETION_PREVIEW = "Would erase this user's stored data and suppress its addresses (a preview changes nothing)"
 
 # The traits an order may need from an earlier identify call; only these (and the SUPPRESS_AUDIENCES
 # traits) are stored, so that the receiver keeps no more personal data than it uses.
@@ -163,7 +164,9 @@ class Intake:
             return item
         message = item
         if message.type == DELETE:
-            return Verdict(IGNORED, DELETION_NOTED, message.message_id)
+            if not message.user_id:
+                return Verdict(IGNORED, DELETION_WITHOUT_USER, message.message_id)
+            return Verdict(ACCEPTED, DELETION_PREVIEW, message.message_id)
         if message.type not in ("track", "identify"):
             calls = f"{message.type} calls" if message.type in KNOWN_TYPES else "calls of this type"  # no client text
             return Verdict(IGNORED, f"Ignored: {calls} make no invitation", message.message_id)
@@ -241,6 +244,14 @@ class Intake:
                              due_at=self.due_at(item.invitation, now), reason=item.reason,
                              wait_until=now + timedelta(seconds=self.settings.email_wait) if waits else None)
 
+    def _deleted(self, item: Message | Verdict, verdict: Verdict, now: datetime) -> Verdict:
+        """A user-deletion request's verdict once it is done (the batch's own orders and traits stored first)."""
+        if not (isinstance(item, Message) and item.type == DELETE and item.user_id and verdict.outcome == ACCEPTED):
+            return verdict
+        done = delete_user(self.store, item.user_id, now=now)
+        return replace(verdict, message=f"User deleted: erased from {len(done.invitations)} invitation(s) and the "
+                                        f"stored traits of {done.identities} customer id(s); its addresses suppressed")
+
     def process(self, messages: Sequence[Any], *, as_api: bool = False) -> list[Verdict]:
         """One verdict per message, in order; traits and accepted invitations are stored before this returns.
 
@@ -251,6 +262,7 @@ class Intake:
         updates = [update for message in readable for update in self.trait_updates(message, now)]
         if updates:
             self.store.traits.remember(updates, now=now)
+            sync_audiences(self.store, updates, self.rules.suppress, now=now)
         wanted = [identity for message in readable
                   if is_order(message, self.rules.order_events) and needs_stored_traits(message, self.rules)
                   for identity in _identities(message)]
@@ -271,5 +283,8 @@ class Intake:
                                         item.invitation.message_id))
             else:
                 verdicts.append(self._stored_verdict(item))
+                if item.audience and item.invitation.email:
+                    note_suppressed_order(self.store, item.invitation.email, item.audience, now=now)
+        verdicts = [self._deleted(item, verdict, now) for item, verdict in zip(parsed, verdicts, strict=True)]
         return [replace(verdict, call_type=item.type_label) if isinstance(item, Message) else verdict
                 for verdict, item in zip(verdicts, parsed, strict=True)]

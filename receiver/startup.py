@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import click
 
-from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_settings
+from .config import ConfigError, DatabaseSettings, Settings, demo_banner, load_database, load_settings
 from .senders import Sender, load_sender
 from .store import Store, StoreUnavailable
 
@@ -42,6 +42,14 @@ def settings_or_exit(*, demo: bool = False, intake: bool = False,
     if demo:
         click.secho(demo_banner(settings), err=True, fg="yellow", bold=True)
     return settings
+
+
+def database_or_exit() -> DatabaseSettings:
+    """The database settings alone (commands that need no Trustpilot key); their problems one line each, exit 2."""
+    try:
+        return load_database()
+    except ConfigError as exc:
+        fail(exc.problems)
 
 
 def open_store(database: DatabaseSettings) -> Store:

@@ -88,6 +88,13 @@ class Waiting:
             done = self.store.waiting.give_up(order, now=now, error=str(reason))
             log.info("waiting invitation %s is dead: %s", order.id, reason)
             return "dead" if done else None
+        key = self.store.address_key(invitation.email)
+        listed = self.store.suppressions.reason_for([key] if key else [])
+        if key in listed:  # the address it now has is on the suppression list
+            done = self.store.waiting.suppress(order, now=now, reason=listed[key])
+            log.info("waiting invitation %s suppressed: its address is on the suppression list (%s)", order.id,
+                     listed[key])
+            return "suppressed" if done else None
         done = self.store.waiting.resolve(order, invitation, now=now)
         log.info("waiting invitation %s has its email from the stored traits: pending", order.id)
         return "resolved" if done else None

@@ -28,6 +28,7 @@ from . import bgl, metrics
 from .clock import Clock, utcnow
 from .config import WorkerSettings
 from .links import LinkBuilder
+from .screening import note_bounce, screen
 from .senders import ReadyInvitation, Sender, SendFailure
 from .store import Job, Store, StoreUnavailable
 from .waiting import Settled, Waiting
@@ -99,13 +100,15 @@ class Tally:
     resolved: int = 0  # waiting orders that got their email (then sent, or retried, like any other)
     suppressed: int = 0  # waiting orders whose customer turned out to be suppressed
     waited_out: int = 0  # waiting orders that never got their email (counted in ``dead`` too)
+    held: int = 0  # claimed, then suppressed: the address is on the suppression list, or was invited recently
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.dead + self.expired + self.lost + self.resolved + self.suppressed
+        return (self.sent + self.retrying + self.dead + self.expired + self.lost + self.resolved + self.suppressed
+                + self.held)
 
     def add(self, other: Tally) -> None:
-        for name in ("sent", "retrying", "dead", "expired", "lost", "resolved", "suppressed", "waited_out"):
+        for name in ("sent", "retrying", "dead", "expired", "lost", "resolved", "suppressed", "waited_out", "held"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add_settled(self, settled: Settled) -> None:
@@ -116,6 +119,8 @@ class Tally:
 
     def __str__(self) -> str:
         line = f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, expired {self.expired}"
+        if self.held:
+            line += f", suppressed {self.held} (suppression list or INVITE_COOLDOWN)"
         if self.resolved or self.suppressed or self.waited_out:
             line += (f"; waiting orders: {self.resolved} resolved, {self.suppressed} suppressed, "
                      f"{self.waited_out} waited out")
@@ -238,6 +243,9 @@ class Worker:
         except SendFailure as failure:
             metrics.DELIVERIES.labels(sender, "transient" if failure.transient else "permanent").inc()
             code = failure.code or ("a transient failure" if failure.transient else "a permanent failure")
+            if not failure.transient and note_bounce(self.store, job, failure.code, now=self.clock()):
+                log.info("invitation %s: the recipient's address was refused (%s): on the suppression list as "
+                         "bounced", job.id, code)
             self._failed(job, str(failure), code, failure.transient, failure.retry_after, tally)
         except Exception as exc:  # a sender bug or an unexpected library error: retry, keep no details
             metrics.DELIVERIES.labels(sender, "error").inc()
@@ -276,8 +284,8 @@ class Worker:
         if self.waiting is not None:
             tally.add_settled(self.waiting.settle(limit=self.settings.worker_batch))
         claimed_at = self.clock()
-        jobs = self.store.outbox.claim(now=claimed_at, limit=self.settings.worker_batch,
-                                       lease_seconds=self.settings.lease_seconds)
+        jobs = self.hold_back(self.store.outbox.claim(now=claimed_at, limit=self.settings.worker_batch,
+                                                      lease_seconds=self.settings.lease_seconds), tally)
         for index, job in enumerate(jobs):
             if self.stop.is_set():
                 self.store.outbox.release(jobs[index:], now=self.clock())
@@ -290,6 +298,16 @@ class Worker:
                 break
             self.deliver(job, tally)
         return tally
+
+    def hold_back(self, jobs: list[Job], tally: Tally) -> list[Job]:
+        """Record as ``suppressed`` the claimed jobs the suppression list or ``INVITE_COOLDOWN`` stop; the others."""
+        now = self.clock()
+        screened = screen(self.store, jobs, now=now, cooldown_seconds=self.settings.invite_cooldown)
+        for job, reason in screened.held:
+            if self.store.outbox.mark_suppressed(job, now=now, reason=reason):
+                tally.held += 1
+            log.info("invitation %s suppressed at claim: %s", job.id, reason)  # a reason names no one
+        return screened.send
 
     def _lease_half_gone(self, claimed_at: datetime) -> bool:
         return (self.clock() - claimed_at).total_seconds() > self.settings.lease_seconds / 2

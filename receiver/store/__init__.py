@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 
 from . import migrations
 from .engine import Database, MissingDataKey, StoreUnavailable, deadline, make_engine, reset_deadline, set_deadline
-from .erasure import Erasure
+from .erasure import Erasure, Forgotten
 from .gauges import Gauges, QueueGauges
-from .outbox import Job, NewInvitation, Outbox
+from .outbox import Invited, Job, NewInvitation, Outbox
 from .reports import ErrorRow, InvitationRow, Reports
 from .schema import (
     DEAD,
@@ -53,12 +53,14 @@ from .schema import (
 )
 from .sealed import Keyring, Sealer
 from .sessions import ConsoleSessions
-from .suppressions import BOUNCED, FORGOTTEN, UNSUBSCRIBED, Suppressions, audience_reason
-from .traits import StoredTrait, Traits, TraitUpdate, identity_key
+from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
+from .traits import EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "BOUNCED", "FORGOTTEN", "UNSUBSCRIBED", "MissingDataKey", "Suppressions", "audience_reason", "suppression_list",
+    "EMAIL_TRAIT", "Forgotten", "BOUNCED", "FORGOTTEN", "OPERATOR", "UNSUBSCRIBED", "Invited", "MissingDataKey",
+    "Suppressions", "audience_reason",
+    "suppression_list",
     "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
     "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
     "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
@@ -91,9 +93,18 @@ class Store:
     def dialect(self) -> str:
         return self.database.dialect
 
+    def address_key(self, email: str | None) -> str | None:
+        """The address key ``email`` is stored and looked up under (None when it is no address)."""
+        return self.database.address_key(email)
+
     def upgrade(self) -> None:
-        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently."""
+        """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently. A store with
+        ``DATA_KEY`` that was behind also gives the addresses stored before address keys theirs (a migration cannot:
+        it has no ``DATA_KEY``)."""
+        behind = not migrations.is_migrated(self.database.engine)
         migrations.upgrade(self.database.engine)
+        if behind and self.database.has_data_key:
+            self.erasure.backfill()
 
     def is_migrated(self) -> bool:
         """True when the database answers and carries the newest migration."""

@@ -121,6 +121,10 @@ class Database:
         # instead, woken as soon as the one before them commits (p99 over 100 ms without it).
         self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else None
 
+    @property
+    def has_data_key(self) -> bool:
+        return bool(self._data_key)
+
     def address_key(self, email: str | None) -> str | None:
         """The address key of ``email`` (None when it is no address); a store opened without ``DATA_KEY`` stores no
         address (``MissingDataKey``), so that no stored address lacks its key."""

@@ -30,8 +30,21 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
 from .engine import Database
-from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .schema import (
+    DEAD,
+    EXPIRED,
+    MAX_ERROR,
+    MAX_ID,
+    PENDING,
+    RETRYING,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    invitations,
+    queued,
+)
 from .sealed import Keyring, Sealer
+from .traits import chunks
 from .waiting import RECHECK_MARGIN
 
 
@@ -62,6 +75,14 @@ class Job:
     attempts: int
     lease_token: str
     address_key: str | None = None  # of the invitation's email: the suppression list's and the cooldown's key
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What the frequency cap needs to know of one address key (``Outbox.invited``)."""
+
+    sent: bool = False  # an invitation to it was sent within the period asked about
+    first_sending: int | None = None  # the lowest id of its invitations in ``sending``
 
 
 _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale", "attempts", "ordered_at",
@@ -249,6 +270,31 @@ class Outbox:
     def mark_expired(self, job: Job, *, now: datetime, error: str) -> bool:
         """The order is too old to ask about (``MAX_EVENT_AGE``): never sent; the attempt not counted."""
         return self._finish(job, now, state=EXPIRED, attempts=job.attempts - 1, last_error=error[:MAX_ERROR])
+
+    def mark_suppressed(self, job: Job, *, now: datetime, reason: str) -> bool:
+        """Not to be sent (its address is on the suppression list, or was invited recently): the attempt not
+        counted, ``reason`` kept as the row's ``last_error``."""
+        return self._finish(job, now, state=SUPPRESSED, attempts=job.attempts - 1, last_error=reason[:MAX_ERROR])
+
+    def invited(self, keys: Iterable[str], *, since: datetime) -> dict[str, Invited]:
+        """For each address key that has any: whether an invitation to it was sent at or after ``since``, and the
+        lowest id of its invitations being sent now (``sending``: this batch's and other workers')."""
+        wanted = sorted(set(keys))
+        found: dict[str, Invited] = {}
+        recent = and_(invitations.c.state == SENT, invitations.c.sent_at >= since)
+        columns = (invitations.c.address_key, invitations.c.id, invitations.c.state)
+        with self.database.reading() as conn:
+            for chunk in chunks(wanted):
+                statement = select(*columns).where(invitations.c.address_key.in_(chunk),
+                                                   or_(recent, invitations.c.state == SENDING))
+                for row in conn.execute(statement):
+                    was = found.get(row.address_key, Invited())
+                    if row.state == SENT:
+                        found[row.address_key] = Invited(True, was.first_sending)
+                    else:
+                        first = row.id if was.first_sending is None else min(was.first_sending, row.id)
+                        found[row.address_key] = Invited(was.sent, first)
+        return found
 
     def release(self, jobs: Iterable[Job], *, now: datetime) -> None:
         """Give claimed rows back untouched (a stopping worker): due now, the attempt not counted."""

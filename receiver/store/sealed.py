@@ -28,7 +28,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Text, cast, delete, func, literal, select, union
+from sqlalchemy import Connection, Table, Text, cast, delete, func, literal, select, union
 from sqlalchemy.exc import OperationalError
 
 from ..invitation import Invitation
@@ -39,6 +39,7 @@ PREFIX = "s1."
 SUBJECT_LENGTH = 64  # hex characters of an HMAC-SHA256, like an address key
 NONCE_LENGTH = 12
 KEY_CHUNK = 500  # subjects per statement
+COMPACT_PAUSE = 0.05  # seconds between two tries of a VACUUM FULL a lock held up
 UNUSED_GRACE = timedelta(minutes=10)  # a key younger than this may be about to seal a row still being written
 _CELL = re.compile(rf"s1\.([0-9a-f]{{{SUBJECT_LENGTH}}})\.([A-Za-z0-9_-]+=*)")
 
@@ -183,20 +184,23 @@ class Sealer:
                                                 customer_keys.c.subject.not_in(used.scalar_subquery()))
         return conn.execute(statement).rowcount
 
-    def compact(self) -> bool:
+    def compact(self, rewrite: Sequence[Table] = ()) -> bool:
         """After keys were shredded and committed: leave no copy of them in the database files. PostgreSQL rewrites
-        the key table (``VACUUM FULL``: its dead row versions and free space are not copied); SQLite overwrote
-        them already (``secure_delete``) and now truncates its WAL. False when a busy reader kept that from
-        finishing within the timeout (the keys are deleted all the same; run the erasure again to compact)."""
+        the key table (``VACUUM FULL``: its dead row versions and free space are not copied), and the tables of
+        ``rewrite`` with it: those whose erased rows held personal data in a column that cannot be sealed (a
+        customer id that is the address itself); SQLite overwrote them already (``secure_delete``) and now
+        truncates its WAL. False when a busy reader kept that from finishing within the timeout (the keys are
+        deleted all the same; run the erasure again to compact)."""
         if self.database.dialect != "postgresql":
             return self.database.truncate_wal()
+        tables = ", ".join(dict.fromkeys(table.name for table in (customer_keys, *rewrite)))
         give_up = time.monotonic() + self.database.timeout_seconds
         while True:
             try:
                 with self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql(f"VACUUM FULL {customer_keys.name}")
+                    conn.exec_driver_sql(f"VACUUM FULL {tables}")
                 return True
             except (StoreUnavailable, OperationalError):
                 if time.monotonic() >= give_up:
                     return False
-                time.sleep(0.05)
+                time.sleep(COMPACT_PAUSE)

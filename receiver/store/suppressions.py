@@ -1,5 +1,5 @@
 """The suppression list: address keys never to be mailed, each with why (``unsubscribed``, ``forgotten``,
-``bounced``, ``audience:<trait>``) and since when. No address is stored for it, only its key
+``bounced``, ``audience:<trait>``, ``operator``) and since when. No address is stored for it, only its key
 (``privacy.address_key``), so the list itself names no one.
 
 A key may be on the list for several reasons at once (one row each): an Engage opt-out that turns false removes its
@@ -19,6 +19,7 @@ from .schema import ADDRESS_KEY, MAX_REASON, suppression_list
 from .traits import chunks
 
 UNSUBSCRIBED, FORGOTTEN, BOUNCED = "unsubscribed", "forgotten", "bounced"
+OPERATOR = "operator"  # ``receiver suppress EMAIL``
 
 
 def audience_reason(trait: str) -> str:

@@ -19,7 +19,7 @@ from receiver.invitation import Invitation
 from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.http import HttpSender, redirect_origin, settings_from_environ
 from receiver.store import SENT, NewInvitation, Store
-from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, base_env
 from support.hostile_http import after, gigabyte_body, hostile_server, personal, trickle_body, trickle_headers
 from support.workers import worker_for
 
@@ -170,7 +170,7 @@ def test_two_workers_with_a_short_lease_deliver_a_slow_callback_once(store, data
     env = {"LEASE": "1s", "CALLBACK_TIMEOUT": "10s"}
     [row_id] = _stored(store, 1)
     with hostile_server(after(3.0)) as server:
-        stores = [Store(database_url) for _ in range(2)]  # each worker its own engine, as two processes would have
+        stores = [Store(database_url, data_key=DATA_KEY_BYTES) for _ in range(2)]  # each worker its own engine
         workers = [worker_for(own, _settings(database_url, server.url, **env), _sender(database_url, server.url, **env))
                    for own in stores]
         finish = time.monotonic() + 4.0

@@ -16,7 +16,7 @@ from receiver.invitation import Invitation
 from receiver.store import DEAD, PENDING, RETRYING, SENT, NewInvitation, Store
 from receiver.web import create_app
 from support.clock import FakeClock
-from support.data import API_KEY, base_env, basic_auth, fixture
+from support.data import API_KEY, DATA_KEY_BYTES, base_env, basic_auth, fixture
 
 PASSWORD = "correct horse battery staple"
 SECRET = "s" * 32
@@ -57,7 +57,7 @@ def make_dead(store: Store, clock: FakeClock, ref: str, error: str = "550 mailbo
 @pytest.mark.parametrize("path", ["/console", "/console/login", "/console/preview", "/console/invitations"])
 def test_without_console_password_every_console_path_is_a_json_404(sqlite_url, clock, path):
     settings = load_settings(base_env(DATABASE_URL=sqlite_url), intake=True)
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     client = create_app(settings, store=store, clock=clock).test_client()
     answer = client.get(path)

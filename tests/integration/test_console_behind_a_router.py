@@ -14,7 +14,7 @@ from receiver.config import load_settings
 from receiver.console.limiter import GLOBAL_FAILURES, LOGIN_FAILURES
 from receiver.store import Store
 from receiver.web import create_app
-from support.data import base_env
+from support.data import DATA_KEY_BYTES, base_env
 
 PASSWORD = "correct horse battery staple"
 ROUTER = {"REMOTE_ADDR": "10.1.2.3"}
@@ -28,7 +28,7 @@ def database_url(tmp_path: Path) -> str:
 def console_app(database_url, clock, **env):
     settings = load_settings(base_env(DATABASE_URL=database_url, CONSOLE_PASSWORD=PASSWORD, SECRET_KEY="s" * 32,
                                       **env), intake=True)
-    store = Store(database_url)
+    store = Store(database_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     app = create_app(settings, store=store, clock=clock)
     app.testing = True

@@ -28,7 +28,7 @@ from receiver.config import load_settings
 from receiver.store import DEAD, PENDING, SENT, SUPPRESSED, WAITING, Store
 from receiver.web import create_app
 from support.clock import FakeClock
-from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, FIXTURES, base_env
 from support.workers import worker_for
 
 CORPUS = FIXTURES / "real-world"
@@ -230,7 +230,7 @@ ALTERNATIVES = [(entry, alternative) for entry in ENTRIES for alternative in ent
 @contextmanager
 def served(env: dict[str, str], url: str, clock: FakeClock) -> Iterator[tuple[str, Store, Any]]:
     settings = load_settings(base_env(DATABASE_URL=url, **env), intake=True)
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     server = make_server("127.0.0.1", 0, create_app(settings, store=store, clock=clock), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)

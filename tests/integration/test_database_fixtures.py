@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, inspect
 
 from receiver.invitation import Invitation
 from receiver.store import NewInvitation, Store, metadata
+from support.data import DATA_KEY_BYTES
 from support.postgres import fresh_postgres_url
 
 
@@ -47,7 +48,7 @@ def test_unmigrated_database_url_has_no_table(unmigrated_database_url):
 
 def test_the_shared_schema_is_migrated_again_after_a_test_dropped_it(postgres_schema, clock):
     fresh_postgres_url()
-    store = Store(postgres_schema.emptied())
+    store = Store(postgres_schema.emptied(), data_key=DATA_KEY_BYTES)
     try:
         assert store.is_migrated()
         add_one(store, clock)

@@ -15,7 +15,7 @@ from receiver.segment import MessageProblem, parse_message
 from receiver.store import Store
 from receiver.text import is_absent
 from receiver.web import create_app
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.messages import json_values, messages
 
 
@@ -23,7 +23,7 @@ from support.messages import json_values, messages
 def hostile_client(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'r.db'}"
     settings = load_settings(base_env(DATABASE_URL=url))
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     app = create_app(settings, store=store, max_body=1024 * 1024)
     return app.test_client()

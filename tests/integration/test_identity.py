@@ -13,7 +13,7 @@ from alembic.config import Config
 from receiver.customers import customer_traits
 from receiver.store import Store, StoredTrait
 from receiver.store.migrations import MIGRATIONS
-from support.data import basic_auth
+from support.data import DATA_KEY_BYTES, basic_auth
 
 BROWSER = "browser-shared-1"
 
@@ -97,7 +97,7 @@ def test_customer_traits_rules():
 
 def test_anonymous_traits_stored_before_the_upgrade_serve_nobody(sqlite_url, tmp_path):
     """Rows older than the column cannot say whose message set them: the migration marks them unknown."""
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as conn:

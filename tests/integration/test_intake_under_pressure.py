@@ -10,14 +10,14 @@ import requests
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.net import free_port
 
 
 def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     settings = load_settings(base_env(DATABASE_URL=url))
-    store = Store(url, timeout_seconds=0.2)
+    store = Store(url, timeout_seconds=0.2, data_key=DATA_KEY_BYTES)
     store.upgrade()
     client = create_app(settings, store=store).test_client()
     blocker = sqlite3.connect(tmp_path / "r.db")
@@ -37,7 +37,7 @@ def test_locked_sqlite_is_a_503_and_nothing_is_lost(tmp_path):
 def test_an_unreachable_postgresql_is_a_503(tmp_path):
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
     settings = load_settings(base_env(DATABASE_URL=url))
-    client = create_app(settings, store=Store(url, timeout_seconds=1)).test_client()
+    client = create_app(settings, store=Store(url, timeout_seconds=1, data_key=DATA_KEY_BYTES)).test_client()
     response = client.post("/segment", json=fixture("order-completed-seed.json"), headers=basic_auth())
     assert response.status_code == 503 and "retry" in response.get_json()["message"]
 

@@ -11,7 +11,7 @@ from receiver.clock import utcnow
 from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.store import SENDING, SENT, NewInvitation, Store
-from support.data import base_env
+from support.data import DATA_KEY_BYTES, base_env
 from support.wait import wait_until
 from support.workers import worker_for
 
@@ -92,7 +92,7 @@ def test_two_workers_whose_clocks_differ_by_minutes_deliver_once(store, database
     row_id = add_one(store)
     settings = load_settings(base_env(DATABASE_URL=database_url, LEASE="60s"))
     first, second = Blocking(), Recording()
-    other = Store(database_url)  # the second worker's own engine, as a second process has
+    other = Store(database_url, data_key=DATA_KEY_BYTES)  # the second worker's own engine, as a second process has
     try:
         on_time = worker_for(store, settings, first, clock=utcnow)
         ahead = worker_for(other, settings, second, clock=shifted(SKEW))

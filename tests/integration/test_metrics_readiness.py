@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.net import free_port
 from support.postgres import POSTGRES_URL
 
@@ -71,7 +71,7 @@ def test_the_gauges_are_at_most_15_seconds_old(client, clock):
 def test_one_process_computes_the_gauges_for_all(settings, store, clock):
     """Two apps on one database stand for two processes: the second serves the first's snapshot."""
     first = create_app(settings, store=store, clock=clock).test_client()
-    other_store = Store(settings.database.url)
+    other_store = Store(settings.database.url, data_key=DATA_KEY_BYTES)
     try:
         computed = []
         compute = other_store.gauges.compute
@@ -104,7 +104,7 @@ def test_while_another_process_refreshes_the_stale_snapshot_is_served(settings, 
 def test_while_the_database_is_down_metrics_still_answer_with_the_counters():
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
     settings = load_settings(base_env(DATABASE_URL=url, DB_TIMEOUT="1s"))
-    client = create_app(settings, store=Store(url, timeout_seconds=1)).test_client()
+    client = create_app(settings, store=Store(url, timeout_seconds=1, data_key=DATA_KEY_BYTES)).test_client()
     client.post("/segment", json=order(1), headers=basic_auth())  # a 503, counted
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -116,15 +116,15 @@ def test_while_the_database_is_down_metrics_still_answer_with_the_counters():
 
 def test_readyz_fails_on_a_read_only_sqlite_file(tmp_path):
     path = tmp_path / "r.db"
-    migrated = Store(f"sqlite:///{path}")
+    migrated = Store(f"sqlite:///{path}", data_key=DATA_KEY_BYTES)
     migrated.upgrade()
     migrated.close()
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
-    client = create_app(load_settings(base_env(DATABASE_URL=url)), store=Store(url)).test_client()
+    client = create_app(load_settings(base_env(DATABASE_URL=url)), store=Store(url, data_key=DATA_KEY_BYTES)).test_client()
     response = client.get("/readyz")
     assert (response.status_code, response.get_json()) == (503, {"message": "The database cannot take a write"})
     writable = create_app(load_settings(base_env(DATABASE_URL=f"sqlite:///{path}")),
-                          store=Store(f"sqlite:///{path}")).test_client()
+                          store=Store(f"sqlite:///{path}", data_key=DATA_KEY_BYTES)).test_client()
     assert writable.get("/readyz").get_json() == {"status": "ready"}
 
 
@@ -134,7 +134,7 @@ def read_only_postgres():
     from support.postgres import fresh_postgres_url
 
     url = fresh_postgres_url()
-    migrated = Store(url)
+    migrated = Store(url, data_key=DATA_KEY_BYTES)
     migrated.upgrade()
     migrated.close()
     name = POSTGRES_URL.rsplit("/", 1)[1]
@@ -151,7 +151,7 @@ def read_only_postgres():
 
 
 def test_readyz_fails_on_a_read_only_postgresql(read_only_postgres):
-    store = Store(read_only_postgres)
+    store = Store(read_only_postgres, data_key=DATA_KEY_BYTES)
     try:
         client = create_app(load_settings(base_env(DATABASE_URL=read_only_postgres)), store=store).test_client()
         response = client.get("/readyz")

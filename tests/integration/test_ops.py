@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.logs import Captured
 from support.net import free_port
 
@@ -32,7 +32,7 @@ def test_readyz_when_migrated(client):
 
 def test_readyz_when_not_migrated(sqlite_url):
     settings = load_settings(base_env(DATABASE_URL=sqlite_url))
-    client = create_app(settings, store=Store(sqlite_url)).test_client()
+    client = create_app(settings, store=Store(sqlite_url, data_key=DATA_KEY_BYTES)).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {"message": "The database schema is not migrated: run 'receiver db upgrade'"}
@@ -41,7 +41,7 @@ def test_readyz_when_not_migrated(sqlite_url):
 def test_readyz_when_the_database_is_unreachable():
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"
     settings = load_settings(base_env(DATABASE_URL=url))
-    client = create_app(settings, store=Store(url, timeout_seconds=1)).test_client()
+    client = create_app(settings, store=Store(url, timeout_seconds=1, data_key=DATA_KEY_BYTES)).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json() == {"message": "The database is unreachable"}
 

@@ -10,7 +10,7 @@ from receiver.cli import main
 from receiver.config import load_settings
 from receiver.store import Store
 from receiver.web import create_app
-from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
 from support.logs import Captured
 from support.net import free_port
 
@@ -74,7 +74,7 @@ def test_an_unexpected_error_is_a_json_500_logged_once_with_a_masked_traceback(s
         raise RuntimeError(f"exploded while storing {rows[0].invitation.email}")
 
     settings = load_settings(base_env(DATABASE_URL=sqlite_url))
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     store.outbox.add = broken_add
     client = create_app(settings, store=store).test_client()

@@ -13,7 +13,7 @@ from receiver.senders import ReadyInvitation, SendFailure, load_sender
 from receiver.senders.smtp import SmtpSender, message_id, settings_from_environ
 from receiver.store import NewInvitation, Store
 from support.clock import FakeClock
-from support.data import AUTH_KEY, ENCRYPT_KEY, base_env
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, base_env
 from support.net import free_port
 from support.servers import Authenticator, html_links_and_text, make_pki, smtp_server
 from support.workers import worker_for
@@ -285,7 +285,7 @@ def test_an_international_domain_goes_as_idna_and_a_non_ascii_mailbox_needs_smtp
 
 def _worker_with_one_invitation(database_url, port, clock):
     settings = load_settings(base_env(DATABASE_URL=database_url, SENDER="smtp", **smtp_env(port)))
-    store = Store(database_url)
+    store = Store(database_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     invitation = Invitation(message_id="seg-1", email="jurgen@example.de", name="Jürgen Müller", ref="DE-1001",
                             skus=("BIER-KRUG-1",), locale="de-DE")
@@ -328,10 +328,12 @@ def test_550_through_the_worker_is_dead_at_once(database_url, caplog):
             with caplog.at_level(logging.INFO, logger="receiver"):
                 tally = worker.run_batch()
             row = store.reports.get(row_id)
+            listed = store.suppressions.reason_for([store.address_key("Jurgen@Example.DE")])
         finally:
             worker.sender.close()
             store.close()
     assert (tally.dead, row.state, row.attempts) == (1, "dead", 1)
+    assert list(listed.values()) == ["bounced"]  # an unknown recipient is never mailed again
     assert row.last_error == ("the SMTP server refused the recipient: 550 5.1.1 (permanent negative completion: "
                               "addressing status) (permanent failure)")
     assert "jurgen@example.de" not in caplog.text and "Jürgen" not in caplog.text

@@ -8,6 +8,7 @@ import pytest
 
 from receiver.invitation import Invitation
 from receiver.store import NewInvitation, Store, StoreUnavailable
+from support.data import DATA_KEY_BYTES
 
 
 def order(n: int) -> NewInvitation:
@@ -15,7 +16,7 @@ def order(n: int) -> NewInvitation:
 
 
 def test_many_threads_of_one_process_all_store_their_orders(sqlite_url, clock):
-    store = Store(sqlite_url, timeout_seconds=5)
+    store = Store(sqlite_url, timeout_seconds=5, data_key=DATA_KEY_BYTES)
     store.upgrade()
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda n: store.outbox.add([order(n)], domain="example.com", now=clock()), range(400)))
@@ -25,7 +26,7 @@ def test_many_threads_of_one_process_all_store_their_orders(sqlite_url, clock):
 
 
 def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlite_url, clock):
-    store = Store(sqlite_url, timeout_seconds=0.2)
+    store = Store(sqlite_url, timeout_seconds=0.2, data_key=DATA_KEY_BYTES)
     store.upgrade()
     holding, done = threading.Event(), threading.Event()
 

@@ -132,7 +132,7 @@ def test_rows_survive_a_new_store_on_the_same_file(sqlite_url, clock):
     first.upgrade()
     first.outbox.add([inv()], domain="example.com", now=clock())
     first.close()
-    second = Store(sqlite_url)
+    second = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     assert second.reports.counts()[PENDING] == 1
     assert second.reports.counts()[RETRYING] == 0
     second.close()

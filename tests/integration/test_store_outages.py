@@ -11,6 +11,7 @@ from sqlalchemy.exc import StatementError
 
 from receiver.invitation import Invitation
 from receiver.store import NewInvitation, Store, StoreUnavailable
+from support.data import DATA_KEY_BYTES
 from support.net import free_port
 
 pytestmark = pytest.mark.both_databases
@@ -30,7 +31,7 @@ OPERATIONS: dict[str, Callable[[Store, object], object]] = {
 @pytest.fixture
 def locked_sqlite(sqlite_url: str, tmp_path) -> Iterator[str]:
     """A migrated SQLite file that another connection holds exclusively (reads are locked out too)."""
-    migrated = Store(sqlite_url)
+    migrated = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     migrated.upgrade()
     migrated.close()
     holder = sqlite3.connect(tmp_path / "receiver.db", isolation_level=None)
@@ -44,7 +45,7 @@ def locked_sqlite(sqlite_url: str, tmp_path) -> Iterator[str]:
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_sqlite_in_a_missing_folder(operation, tmp_path, clock):
-    store = Store(f"sqlite:///{tmp_path / 'missing' / 'receiver.db'}", timeout_seconds=0.2)
+    store = Store(f"sqlite:///{tmp_path / 'missing' / 'receiver.db'}", timeout_seconds=0.2, data_key=DATA_KEY_BYTES)
     with pytest.raises(StoreUnavailable):
         OPERATIONS[operation](store, clock())
     store.close()
@@ -52,7 +53,7 @@ def test_sqlite_in_a_missing_folder(operation, tmp_path, clock):
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_sqlite_locked_past_the_timeout(operation, locked_sqlite, clock):
-    store = Store(locked_sqlite, timeout_seconds=0.2)
+    store = Store(locked_sqlite, timeout_seconds=0.2, data_key=DATA_KEY_BYTES)
     with pytest.raises(StoreUnavailable):
         OPERATIONS[operation](store, clock())
     store.close()
@@ -60,7 +61,7 @@ def test_sqlite_locked_past_the_timeout(operation, locked_sqlite, clock):
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_postgresql_at_a_closed_port(operation, clock):
-    store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x", timeout_seconds=1)
+    store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x", timeout_seconds=1, data_key=DATA_KEY_BYTES)
     with pytest.raises(StoreUnavailable):
         OPERATIONS[operation](store, clock())
     with pytest.raises(StoreUnavailable):
@@ -80,7 +81,7 @@ def test_programming_errors_stay_what_they_are(store, clock):
 
 def test_a_connection_the_server_dropped_is_replaced_not_an_outage(postgres_schema, clock):
     url = postgres_schema.emptied()
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     with store.engine.connect() as conn:  # the pool's one connection, checked in again afterwards
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     admin = create_engine(url)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from receiver import bgl
 from receiver.cli import main
-from support.data import AUTH_KEY, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
+from support.data import AUTH_KEY, DATA_KEY_BYTES, ENCRYPT_KEY, FIXTURES, base_env, basic_auth, fixture
 from support.net import free_port
 from support.wait import wait_for_server
 
@@ -193,7 +193,7 @@ def test_replay_url_authenticates_the_way_the_receiver_is_configured(credential,
     from receiver.web import create_app
 
     settings = load_settings(base_env(DATABASE_URL=sqlite_url, SEGMENT_API_KEYS="", **credential), intake=True)
-    store = Store(sqlite_url)
+    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
     store.upgrade()
     server = make_server("127.0.0.1", 0, create_app(settings, store=store), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import create_engine
 
 from receiver.store import Store
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.postgres import fresh_postgres_url
 from support.serving import receiver_serve
 
@@ -63,7 +63,7 @@ def test_a_locked_sqlite_file_is_a_503_within_db_timeout_for_every_waiting_reque
 @pytest.mark.timeout(60)
 def test_a_locked_postgresql_table_is_a_503_within_db_timeout_for_every_waiting_request(tmp_path):
     url = fresh_postgres_url()
-    migrated = Store(url)
+    migrated = Store(url, data_key=DATA_KEY_BYTES)
     migrated.upgrade()
     migrated.close()
     env = {**os.environ, **base_env(DATABASE_URL=url, DB_TIMEOUT=f"{TIMEOUT:g}s", WEB_CONCURRENCY="1")}

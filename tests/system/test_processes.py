@@ -16,7 +16,7 @@ import requests
 from receiver.clock import utcnow
 from receiver.invitation import Invitation
 from receiver.store import PENDING, SENT, NewInvitation, Store
-from support.data import base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, base_env, basic_auth, fixture
 from support.net import free_port
 from support.postgres import fresh_postgres_url
 from support.sink import Sink
@@ -135,7 +135,7 @@ def serve(env, cwd, port):
 
 def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_path):
     url = fresh_postgres_url()
-    migrated = Store(url)
+    migrated = Store(url, data_key=DATA_KEY_BYTES)
     migrated.upgrade()  # the release phase's `receiver db upgrade`: serve does not migrate PostgreSQL
     migrated.close()
     port = free_port()
@@ -153,7 +153,7 @@ def test_gunicorn_processes_on_postgresql_store_one_invitation_per_order(tmp_pat
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
     assert statuses.count("accepted") == 1
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     assert sum(store.reports.counts().values()) == 1
     store.close()
 
@@ -200,7 +200,7 @@ def test_a_web_server_killed_mid_stream_loses_no_acknowledged_event(tmp_path):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
     assert len(acknowledged) == 150
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     stored = {store.reports.find(message_id=mid) is not None for mid in acknowledged}
     store.close()
     assert stored == {True}
@@ -213,7 +213,7 @@ def test_db_upgrade_from_several_processes_at_once_on_postgresql(tmp_path):
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [process.communicate(timeout=60) for process in upgrades]
     assert [process.returncode for process in upgrades] == [0, 0, 0], outputs
-    store = Store(url)
+    store = Store(url, data_key=DATA_KEY_BYTES)
     assert store.is_migrated()
     store.close()
 
