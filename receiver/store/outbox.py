@@ -89,6 +89,9 @@ _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale"
             "address_key")
 
 
+_SUBJECT = "_subject"  # in a row's values until it is sealed: what its email and name are sealed under
+
+
 def _job(row: Any, token: str, keys: Keyring) -> Job:
     invitation = Invitation(message_id=row.message_id, email=keys.open(row.email) or "",
                             name=keys.open(row.name) or "", ref=row.ref,
@@ -141,9 +144,7 @@ class Outbox:
         """
         if not rows:
             return []
-        subjects = [self.sealer.invitation_subject(row.invitation) for row in rows]
-        keys = self.sealer.keyring(subjects, now=now)
-        values = [self._values(row, domain, now, keys, subject) for row, subject in zip(rows, subjects, strict=True)]
+        values = [self._values(row, domain, now) for row in rows]
         try:
             stored = self._insert(values)
         except StatementError as exc:
@@ -157,13 +158,18 @@ class Outbox:
         return result
 
     def _insert(self, values: list[dict[str, Any]]) -> set[str]:
-        """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction."""
+        """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction with the
+        keys their email and name are sealed under (``_SUBJECT``: whose), so that a new customer costs one commit."""
         insert = self.database.insert(invitations)
         statement = insert.on_conflict_do_nothing().returning(invitations.c.message_id)
-        with self.database.intake_write(), self.database.writing(one_statement=len(values) == 1) as conn:
+        with self.database.intake_write(), self.database.writing(one_statement=False) as conn:
+            keys = self.sealer.keyring([row[_SUBJECT] for row in values], now=values[0]["created_at"], conn=conn)
+            sealed = [{**{name: value for name, value in row.items() if name != _SUBJECT},
+                       "email": keys.seal(row[_SUBJECT], row["email"]),
+                       "name": keys.seal(row[_SUBJECT], row["name"])} for row in values]
             # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
             # compiled once and well inside each database's limit on bound parameters.
-            return {found.message_id for found in conn.execute(statement, values)}
+            return {found.message_id for found in conn.execute(statement, sealed)}
 
     def _insert_one(self, values: dict[str, Any]) -> bool | None:
         try:
@@ -173,17 +179,17 @@ class Outbox:
                 raise
             return None
 
-    def _values(self, row: NewInvitation, domain: str, now: datetime, keys: Keyring, subject: str) -> dict[str, Any]:
+    def _values(self, row: NewInvitation, domain: str, now: datetime) -> dict[str, Any]:
         invitation = row.invitation
         return {
             "message_id": invitation.message_id,
             "domain": domain,
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
-            # none yet: a waiting order, or one suppressed before it had one
-            "email": keys.seal(subject, invitation.email or None),
-            "address_key": self.database.address_key(invitation.email or None),
-            "name": keys.seal(subject, invitation.name or None),
+            "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
+            "address_key": (address := self.database.address_key(invitation.email or None)),
+            "name": invitation.name or None,
+            _SUBJECT: self.sealer.invitation_subject(invitation, address),
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
             "locale": invitation.locale,

@@ -7,7 +7,7 @@ and its bytes in free space after; SQLite keeps it in the ``-wal`` file and in f
 key in the small ``customer_keys`` table. The subject of an address, and of the name that came with it, is the
 customer's address key (``privacy.address_key``); the subject of the other traits of an identity is a keyed hash of
 the identity. An erasure deletes the subjects' keys (``shred``) and then rewrites the key table (``compact``:
-``VACUUM FULL customer_keys`` on PostgreSQL, ``secure_delete`` and a truncated WAL on SQLite): every copy of the
+a new file of its live rows on PostgreSQL, ``secure_delete`` and a truncated WAL on SQLite): every copy of the
 erased values left anywhere, live or dead, is then ciphertext whose key exists nowhere in the database.
 
 A cell whose key is gone opens as None (erased); a value that is not a sealed cell (a row stored before sealing)
@@ -28,7 +28,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Table, Text, cast, delete, func, literal, select, union
+from sqlalchemy import Connection, Table, Text, bindparam, cast, delete, func, literal, select, union
 from sqlalchemy.exc import OperationalError
 
 from ..invitation import Invitation
@@ -39,8 +39,10 @@ PREFIX = "s1."
 SUBJECT_LENGTH = 64  # hex characters of an HMAC-SHA256, like an address key
 NONCE_LENGTH = 12
 KEY_CHUNK = 500  # subjects per statement
-COMPACT_PAUSE = 0.05  # seconds between two tries of a VACUUM FULL a lock held up
+COMPACT_PAUSE = 0.05  # seconds between two tries of a rewrite a lock held up
 UNUSED_GRACE = timedelta(minutes=10)  # a key younger than this may be about to seal a row still being written
+_READ = select(customer_keys.c.subject, customer_keys.c.secret).where(
+    customer_keys.c.subject.in_(bindparam("subjects", expanding=True)))
 _CELL = re.compile(rf"s1\.([0-9a-f]{{{SUBJECT_LENGTH}}})\.([A-Za-z0-9_-]+=*)")
 
 
@@ -101,6 +103,9 @@ class Sealer:
 
     def __init__(self, database: Database):
         self.database = database
+        # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): the rows this call made, not a racer's
+        self._make = (database.insert(customer_keys).on_conflict_do_nothing()
+                      .returning(customer_keys.c.subject, customer_keys.c.secret, sort_by_parameter_order=True))
 
     def address_subject(self, email: Any) -> str | None:
         """The subject of an address and what came with it: its address key (None: not an address)."""
@@ -114,9 +119,12 @@ class Sealer:
         """The address's subject when ``email`` is an address, else the identity's."""
         return self.address_subject(email) or self.identity_subject(identity)
 
-    def invitation_subject(self, invitation: Invitation) -> str:
-        """What an invitation's email and name are sealed under: its address's key; without an address (a waiting
-        order), its customer's identity (as ``traits.identity_key`` spells it), else its own message id."""
+    def invitation_subject(self, invitation: Invitation, address_key: str | None = None) -> str:
+        """What an invitation's email and name are sealed under: its address's key (``address_key`` when the caller
+        has it already); without an address (a waiting order), its customer's identity (as ``traits.identity_key``
+        spells it), else its own message id."""
+        if address_key is not None:
+            return address_key
         if invitation.user_id:
             identity = f"user:{invitation.user_id}"
         elif invitation.anonymous_id:
@@ -147,18 +155,19 @@ class Sealer:
     def _fetch(conn: Connection, subjects: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for chunk in _chunks(subjects):
-            statement = select(customer_keys.c.subject, customer_keys.c.secret).where(customer_keys.c.subject.in_(chunk))
-            found.update({row.subject: bytes(row.secret) for row in conn.execute(statement)})
+            found.update({row.subject: bytes(row.secret) for row in conn.execute(_READ, {"subjects": list(chunk)})})
         return found
 
     def _get_or_make(self, conn: Connection, subjects: Sequence[str], now: datetime) -> dict[str, bytes]:
+        """The keys of ``subjects``, the missing ones made: one read for a returning customer, one insert more for a
+        new one (both statements built once: compiling them cost more than the round trips)."""
         found = self._fetch(conn, subjects)
         missing = [subject for subject in subjects if subject not in found]
         if missing:
-            insert = self.database.insert(customer_keys).on_conflict_do_nothing()
-            conn.execute(insert, [{"subject": subject, "secret": AESGCM.generate_key(bit_length=256),
-                                   "created_at": now} for subject in missing])
-            found.update(self._fetch(conn, missing))  # ours, or a concurrent writer's that won
+            fresh = [{"subject": subject, "secret": AESGCM.generate_key(bit_length=256), "created_at": now}
+                     for subject in missing]
+            found.update({row.subject: bytes(row.secret) for row in conn.execute(self._make, fresh)})
+            found.update(self._fetch(conn, [subject for subject in missing if subject not in found]))  # a race's
         return found
 
     @staticmethod
@@ -186,21 +195,35 @@ class Sealer:
 
     def compact(self, rewrite: Sequence[Table] = ()) -> bool:
         """After keys were shredded and committed: leave no copy of them in the database files. PostgreSQL rewrites
-        the key table (``VACUUM FULL``: its dead row versions and free space are not copied), and the tables of
-        ``rewrite`` with it: those whose erased rows held personal data in a column that cannot be sealed (a
-        customer id that is the address itself); SQLite overwrote them already (``secure_delete``) and now
-        truncates its WAL. False when a busy reader kept that from finishing within the timeout (the keys are
-        deleted all the same; run the erasure again to compact)."""
+        the key table into a new file with only its live rows (``_rewrite``), and the tables of ``rewrite`` with
+        it: those whose erased rows held personal data in a column that cannot be sealed (a customer id that is
+        the address itself); SQLite overwrote them already (``secure_delete``) and now truncates its WAL. False
+        when a busy reader or a lock kept that from finishing within the timeout (the keys are deleted all the
+        same; run the erasure again to compact)."""
         if self.database.dialect != "postgresql":
             return self.database.truncate_wal()
-        tables = ", ".join(dict.fromkeys(table.name for table in (customer_keys, *rewrite)))
         give_up = time.monotonic() + self.database.timeout_seconds
         while True:
             try:
-                with self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql(f"VACUUM FULL {tables}")
+                with self.database.engine.begin() as conn:
+                    for table in dict.fromkeys((customer_keys, *rewrite)):
+                        _rewrite(conn, table)
                 return True
             except (StoreUnavailable, OperationalError):
                 if time.monotonic() >= give_up:
                     return False
                 time.sleep(COMPACT_PAUSE)
+
+
+def _rewrite(conn: Connection, table: Table) -> None:
+    """Replace ``table``'s file by one that holds its live rows only (in the caller's transaction).
+
+    ``VACUUM FULL`` would keep every deleted row that some open snapshot might still see, and the snapshot of any
+    transaction running anywhere in the cluster holds that back: a long one in another database is enough. A
+    ``TRUNCATE`` gives the table a new, empty file whatever runs meanwhile (the old file is unlinked at commit), and
+    the live rows are copied back from a temporary table dropped at commit."""
+    name = table.name
+    conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE rewrite_{name} ON COMMIT DROP AS SELECT * FROM {name}")
+    conn.exec_driver_sql(f"TRUNCATE {name}")
+    conn.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM rewrite_{name}")

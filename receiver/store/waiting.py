@@ -87,11 +87,11 @@ class WaitingOrders:
 
     def resolve(self, order: WaitingOrder, invitation: Invitation, *, now: datetime) -> bool:
         """The order has its email: ``pending``, due when it would have been (never in the past)."""
-        subject = self.sealer.invitation_subject(invitation)
+        address = self.database.address_key(invitation.email)
+        subject = self.sealer.invitation_subject(invitation, address)
         keys = self.sealer.keyring([subject], now=now)
         return self._settle(order, now, state=PENDING, email=keys.seal(subject, invitation.email),
-                            name=keys.seal(subject, invitation.name or None),
-                            address_key=self.database.address_key(invitation.email),
+                            name=keys.seal(subject, invitation.name or None), address_key=address,
                             next_attempt_at=max(order.due_at, now), last_error=None)
 
     def suppress(self, order: WaitingOrder, *, now: datetime, reason: str) -> bool:

@@ -210,7 +210,8 @@ def test_the_retention_purge_leaves_no_readable_copy_either(store, clock, databa
     service = Store(database_url, data_key=DATA_KEY_BYTES)
     service.reports.counts()
     earlier = keys_in(engine)
-    assert all(not none_of(copies(read(), address, earlier)) for address in (*CUSTOMERS, KEPT))
+    found = {address: copies(read(), address, earlier) for address in (*CUSTOMERS, KEPT)}
+    assert all(not none_of(one) for one in found.values()), found
     clock.advance(days=31)
 
     erased = store.erasure.purge(now=clock(), older_than_seconds=timedelta(days=30).total_seconds())
