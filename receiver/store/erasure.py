@@ -64,10 +64,10 @@ class Erasure:
             ids = conn.execute(statement.returning(invitations.c.user_id, invitations.c.anonymous_id)).all()
             identities = conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff)  # not heard of since
                                       .returning(user_traits.c.identity)).scalars().all()
-            self.sealer.shred_unused(conn, now=now)
+            shredded = self.sealer.shred_unused(conn, now=now)
         plain = [table for table, values in ((invitations, [value for row in ids for value in row]),
                                              (user_traits, identities)) if _an_address_among(values)]
-        self.compacted = self.sealer.compact(rewrite=plain)
+        self.compacted = self.sealer.compact(rewrite=plain) if shredded or plain else True
         return len(ids)
 
     def backfill(self) -> int:
