@@ -88,6 +88,7 @@ def keys_environ(database: str, workdir: Path) -> dict[str, str]:
         "TRUSTPILOT_DOMAIN": DOMAIN,
         "TRUSTPILOT_ENCRYPT_KEY": base64.b64encode(b"e" * 32).decode(),
         "TRUSTPILOT_AUTH_KEY": base64.b64encode(b"a" * 32).decode(),
+        "DATA_KEY": base64.b64encode(b"d" * 32).decode(),
         "SEGMENT_API_KEYS": API_KEY,
         "SENDER": "log",
         "PYTHONUNBUFFERED": "1",

@@ -13,13 +13,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from .customers import identities
-from .invitation import first_true
-from .store import EMAIL_TRAIT, Forgotten, Store, StoredTrait, TraitUpdate, audience_reason
+from .invitation import Invitation, first_true
+from .store import ADDRESS_MARK, EMAIL_TRAIT, Forgotten, Store, StoredTrait, TraitUpdate, audience_reason
+
+
+def _address(traits: Mapping[str, StoredTrait]) -> StoredTrait | None:
+    """The identity's known address: its stored ``email`` trait, else the mark an order of it left."""
+    for name in (EMAIL_TRAIT, ADDRESS_MARK):
+        if (trait := traits.get(name)) is not None and trait.address_key:
+            return trait
+    return None
 
 
 def _changes(traits: Mapping[str, StoredTrait], names: Sequence[str]) -> Iterable[tuple[str, bool]]:
-    """Each opt-out trait this identity has that goes with its stored email: its name, and whether it is true."""
-    email = traits.get(EMAIL_TRAIT)
+    """Each opt-out trait this identity has that goes with its known address: its name, and whether it is true."""
+    email = _address(traits)
     if email is None:
         return
     for name in names:
@@ -41,11 +49,11 @@ def sync_audiences(store: Store, updates: Sequence[TraitUpdate], names: Sequence
     adds: dict[str, list[str]] = {}
     for identity, traits in recalled.items():
         if identity.startswith("user:"):  # one customer: its traits go together whoever set them
-            traits = {name: StoredTrait(trait.value, "") for name, trait in traits.items()}
-        email = traits.get(EMAIL_TRAIT)
-        key = store.address_key(email.value) if email is not None and isinstance(email.value, str) else None
-        if key is None:
+            traits = {name: StoredTrait(trait.value, "", trait.address_key) for name, trait in traits.items()}
+        known = _address(traits)
+        if known is None or known.address_key is None:
             continue
+        key = known.address_key
         for name, opted_out in _changes(traits, names):
             if opted_out:
                 adds.setdefault(audience_reason(name), []).append(key)
@@ -55,9 +63,12 @@ def sync_audiences(store: Store, updates: Sequence[TraitUpdate], names: Sequence
         store.suppressions.add_many(keys, reason, now=now)
 
 
-def note_suppressed_order(store: Store, email: str, audience: str, *, now: datetime) -> None:
-    """An order suppressed by an opt-out trait carried its address: that address goes on the list too."""
-    store.suppressions.add_many([store.address_key(email)], audience_reason(audience), now=now)
+def note_suppressed_order(store: Store, invitation: Invitation, audience: str, *, now: datetime) -> None:
+    """An order suppressed by an opt-out trait carried its address: that address goes on the list too, and its
+    customer ids keep its key (``ADDRESS_MARK``), so that the trait turning false takes it off again."""
+    store.traits.mark_address(identities(invitation.user_id, invitation.anonymous_id), invitation.email,
+                              user_id=invitation.user_id, now=now)
+    store.suppressions.add_many([store.address_key(invitation.email)], audience_reason(audience), now=now)
 
 
 def delete_user(store: Store, user_id: str, *, now: datetime) -> Forgotten:

@@ -284,7 +284,7 @@ class Intake:
             else:
                 verdicts.append(self._stored_verdict(item))
                 if item.audience and item.invitation.email:
-                    note_suppressed_order(self.store, item.invitation.email, item.audience, now=now)
+                    note_suppressed_order(self.store, item.invitation, item.audience, now=now)
         verdicts = [self._deleted(item, verdict, now) for item, verdict in zip(parsed, verdicts, strict=True)]
         return [replace(verdict, call_type=item.type_label) if isinstance(item, Message) else verdict
                 for verdict, item in zip(verdicts, parsed, strict=True)]

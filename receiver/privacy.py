@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 
 from .text import normal_address
 
@@ -18,6 +19,20 @@ def address_key(data_key: bytes, email: str | None) -> str | None:
     normal = normal_address(email)
     if normal is None:
         return None
+    return hmac.new(data_key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def stored_address_key(data_key: bytes, email: str) -> str | None:
+    """``address_key`` of an address being stored, without checking it again: when its domain is ASCII the normal
+    form is the local part NFKC-normalised and case-folded, then the domain in lower case, which is what
+    ``normal_address`` makes of every such address it accepts (checking an address costs a quarter of a millisecond,
+    a batch of 4000 orders a second). A value that is no address gets a key that no address has; one whose domain is
+    not ASCII takes the whole way (IDNA)."""
+    text = email.strip()
+    local, at, domain = text.rpartition("@")
+    if not (at and local and domain.isascii()) or "@" in local:
+        return address_key(data_key, email)
+    normal = f"{unicodedata.normalize('NFKC', local).casefold()}@{domain.lower()}"
     return hmac.new(data_key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

@@ -54,19 +54,17 @@ from .schema import (
 from .sealed import Keyring, Sealer
 from .sessions import ConsoleSessions
 from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
-from .traits import EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
+from .traits import ADDRESS_MARK, EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
 from .waiting import WaitingOrder, WaitingOrders
 
 __all__ = [
-    "EMAIL_TRAIT", "Forgotten", "BOUNCED", "FORGOTTEN", "OPERATOR", "UNSUBSCRIBED", "Invited", "MissingDataKey",
-    "Suppressions", "audience_reason",
-    "suppression_list",
-    "DEAD", "EXPIRED", "FINISHED", "MAX_ERROR", "PENDING", "QUEUED", "RETRYING", "SENDING", "SENT", "STATES",
-    "SUPPRESSED", "WAITING", "ConsoleSessions", "Database", "Erasure", "ErrorRow", "Gauges", "InvitationRow", "Job",
-    "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable", "StoredTrait", "TraitUpdate",
-    "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions", "deadline", "identity_key",
-    "Keyring", "Sealer", "customer_keys",
-    "invitations", "make_engine", "metadata", "reset_deadline", "service_state", "set_deadline", "user_traits",
+    "ADDRESS_MARK", "BOUNCED", "ConsoleSessions", "DEAD", "Database", "EMAIL_TRAIT", "EXPIRED", "Erasure", "ErrorRow",
+    "FINISHED", "FORGOTTEN", "Forgotten", "Gauges", "InvitationRow", "Invited", "Job", "Keyring", "MAX_ERROR",
+    "MissingDataKey", "NewInvitation", "OPERATOR", "Outbox", "PENDING", "QUEUED", "QueueGauges", "RETRYING", "Reports",
+    "SENDING", "SENT", "STATES", "SUPPRESSED", "Sealer", "Store", "StoreUnavailable", "StoredTrait", "Suppressions",
+    "TraitUpdate", "Traits", "UNSUBSCRIBED", "UTCDateTime", "WAITING", "WaitingOrder", "WaitingOrders",
+    "audience_reason", "console_sessions", "customer_keys", "deadline", "identity_key", "invitations", "make_engine",
+    "metadata", "reset_deadline", "service_state", "set_deadline", "suppression_list", "user_traits",
 ]
 
 

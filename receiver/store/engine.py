@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
 
-from ..privacy import address_key
+from ..privacy import stored_address_key
 
 
 class MissingDataKey(RuntimeError):
@@ -126,13 +126,13 @@ class Database:
         return bool(self._data_key)
 
     def address_key(self, email: str | None) -> str | None:
-        """The address key of ``email`` (None when it is no address); a store opened without ``DATA_KEY`` stores no
-        address (``MissingDataKey``), so that no stored address lacks its key."""
+        """The address key of ``email`` (``privacy.stored_address_key``); a store opened without ``DATA_KEY`` stores
+        no address (``MissingDataKey``), so that no stored address lacks its key."""
         if email is None:
             return None
         if not self._data_key:
             raise MissingDataKey("the store was opened without DATA_KEY: it cannot store or look up an address")
-        return address_key(self._data_key, email)
+        return stored_address_key(self._data_key, email)
 
     def keyed_hash(self, data: bytes) -> str:
         """HMAC-SHA256 of ``data`` under ``DATA_KEY``, in hex (``MissingDataKey`` without one): what the store keeps

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 from .engine import Database
 from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
 from .sealed import Sealer
-from .suppressions import FORGOTTEN, suppression_list
+from .suppressions import FORGOTTEN, list_keys
 from .traits import EMAIL_TRAIT, chunks
 
 
@@ -112,19 +112,19 @@ class Erasure:
             named = self._identities(conn, wanted) | set(identities)
             ids = self._erase_invitations(conn, wanted, now)
             stopped = [row_id for row_id, unsent in ids if unsent]
+            erased: set[str] = set()  # the ids that had traits
             for chunk in chunks(sorted(named)):
-                conn.execute(delete(user_traits).where(user_traits.c.identity.in_(chunk)))
+                erased.update(conn.execute(delete(user_traits).where(user_traits.c.identity.in_(chunk))
+                                           .returning(user_traits.c.identity)).scalars())
             waited = self._suppress_waiting(conn, sorted(named), wanted, now)
-            if wanted:
-                insert = self.database.insert(suppression_list).on_conflict_do_nothing()
-                conn.execute(insert, [{"address_key": key, "reason": FORGOTTEN, "created_at": now} for key in wanted])
+            list_keys(self.database, conn, wanted, FORGOTTEN, now)
             self.sealer.shred(conn, [*wanted, *(self.sealer.identity_subject(identity) for identity in named)])
         # an id that is the address itself is stored plain (it is looked up and joined on): the tables that held it
         # are rewritten, so that none of their old row versions keeps it
         as_id = any(self.database.address_key(_id_of(identity)) in wanted for identity in named if "@" in identity)
         self.compacted = self.sealer.compact(rewrite=(user_traits, invitations) if as_id or waited else ())
         return Forgotten(invitations=sorted({row_id for row_id, _ in ids} | set(waited)),
-                         stopped=sorted({*stopped, *waited}), identities=len(named), listed=len(wanted))
+                         stopped=sorted({*stopped, *waited}), identities=len(erased), listed=len(wanted))
 
     def _identities(self, conn: Connection, keys: list[str]) -> set[str]:
         """The customer ids that carry one of ``keys``: by a stored ``email`` trait, or as their own id."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 
 from .engine import Database
 from .schema import ADDRESS_KEY, MAX_REASON, suppression_list
@@ -31,6 +31,15 @@ def _keys(keys: Iterable[str | None]) -> list[str]:
     return sorted({key for key in keys if key and len(key) == ADDRESS_KEY})
 
 
+def list_keys(database: Database, conn: Connection, keys: Iterable[str | None], reason: str, now: datetime) -> int:
+    """Put ``keys`` on the list for ``reason`` in the caller's transaction; how many were new for it."""
+    rows = [{"address_key": key, "reason": reason[:MAX_REASON], "created_at": now} for key in _keys(keys)]
+    if not rows:
+        return 0
+    statement = database.insert(suppression_list).on_conflict_do_nothing().returning(suppression_list.c.address_key)
+    return len(conn.execute(statement, rows).all())
+
+
 class Suppressions:
     def __init__(self, database: Database):
         self.database = database
@@ -41,12 +50,8 @@ class Suppressions:
 
     def add_many(self, keys: Iterable[str | None], reason: str, *, now: datetime) -> int:
         """``add`` for several keys in one transaction; how many were new for ``reason``."""
-        rows = [{"address_key": key, "reason": reason[:MAX_REASON], "created_at": now} for key in _keys(keys)]
-        if not rows:
-            return 0
-        statement = self.database.insert(suppression_list).on_conflict_do_nothing().returning(suppression_list.c.address_key)
         with self.database.engine.begin() as conn:
-            return len(conn.execute(statement, rows).all())
+            return list_keys(self.database, conn, keys, reason, now)
 
     def remove(self, key: str, *, reason: str | None = None) -> list[str]:
         """Take ``key`` off the list: for ``reason`` only, or for every reason when None; the reasons removed."""

@@ -47,6 +47,7 @@ class StoredTrait:
 
     value: Any
     user_id: str | None = None
+    address_key: str | None = None  # of an ``email`` trait's address, or the address an ``ADDRESS_MARK`` stands for
 
 
 def chunks(identities: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -56,6 +57,9 @@ def chunks(identities: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 EMAIL_TRAIT = "email"  # the one stored trait that holds an address (intake stores every spelling under this name)
+# A row that holds only an address key, no address: an order of this customer carried that address (so that the
+# customer's Engage opt-out can be taken off the suppression list for it later). No trait of a message has this name.
+ADDRESS_MARK = "@address"
 
 
 def _latest_per_trait(updates: Iterable[TraitUpdate], now: datetime) -> list[dict[str, Any]]:
@@ -83,7 +87,8 @@ def _sealed(sealer: Sealer, rows: list[dict[str, Any]], now: datetime, conn: Con
     under their identity's."""
     identities = {row["identity"]: sealer.identity_subject(row["identity"]) for row in rows}
     subjects = [row["address_key"] or identities[row["identity"]] for row in rows]
-    keys = sealer.keyring([*subjects, *identities.values()], now=now, conn=conn)
+    used = [subject for row, subject in zip(rows, subjects, strict=True) if row["value"] is not None]
+    keys = sealer.keyring([*used, *identities.values()], now=now, conn=conn)
     return [{**row, "value": keys.seal_value(subject, row["value"]),
              "user_id": keys.seal(identities[row["identity"]], row["user_id"])}
             for row, subject in zip(rows, subjects, strict=True)]
@@ -107,6 +112,21 @@ class Traits:
             value = row["value"]
             row["address_key"] = (self.database.address_key(value)
                                   if row["name"] == EMAIL_TRAIT and isinstance(value, str) else None)
+        self._write(rows)
+        return len(rows)
+
+    def mark_address(self, identities: Sequence[str], email: str, *, user_id: str | None, now: datetime) -> None:
+        """Note that these customer ids were seen with ``email``: its address key only (``ADDRESS_MARK``)."""
+        key = self.database.address_key(email)
+        rows = [{"identity": identity, "name": ADDRESS_MARK, "value": None, "observed_at": now, "updated_at": now,
+                 "user_id": user_id[:MAX_ID] if user_id else None, "address_key": key}
+                for identity in identities if identity and len(identity) <= MAX_IDENTITY]
+        if rows and key is not None:
+            self._write(rows)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        """Upsert ``rows`` in one transaction; a stored value is only replaced by one observed at the same time or
+        later."""
         insert = self.database.insert(user_traits)
         statement = insert.on_conflict_do_update(
             index_elements=[user_traits.c.identity, user_traits.c.name],
@@ -117,13 +137,14 @@ class Traits:
         )
         with self.database.intake_write(), self.database.engine.begin() as conn:
             # executemany: SQLAlchemy pages the rows, the statement is compiled once
-            conn.execute(statement, _sealed(self.sealer, rows, now, conn))
-        return len(rows)
+            conn.execute(statement, _sealed(self.sealer, rows, rows[0]["updated_at"], conn))
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The stored traits of each identity asked for that has any (their values), in one query per chunk."""
-        return {identity: {name: trait.value for name, trait in traits.items()}
-                for identity, traits in self.recalled(identities).items()}
+        """The stored traits of each identity asked for that has any (their values; an ``ADDRESS_MARK`` is none), in
+        one query per chunk."""
+        found = {identity: {name: trait.value for name, trait in traits.items() if name != ADDRESS_MARK}
+                 for identity, traits in self.recalled(identities).items()}
+        return {identity: traits for identity, traits in found.items() if traits}
 
     def recalled(self, identities: Iterable[str]) -> dict[str, dict[str, StoredTrait]]:
         """``known``, each value with the userId of the message that set it."""
@@ -131,12 +152,13 @@ class Traits:
         found: dict[str, dict[str, StoredTrait]] = {}
         if not wanted:
             return found
-        columns = (user_traits.c.identity, user_traits.c.name, user_traits.c.value, user_traits.c.user_id)
+        columns = (user_traits.c.identity, user_traits.c.name, user_traits.c.value, user_traits.c.user_id,
+                   user_traits.c.address_key)
         with self.database.reading() as conn:
             for chunk in chunks(wanted):
                 rows = conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))).all()
                 keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.value, row.user_id)])
                 for row in rows:
                     found.setdefault(row.identity, {})[row.name] = StoredTrait(keys.open_value(row.value),
-                                                                               keys.open(row.user_id))
+                                                                               keys.open(row.user_id), row.address_key)
         return found

@@ -1,6 +1,7 @@
 """Call types as Webhooks send them (issue 13 §6), over real HTTP: on /segment every type we do not use is 200
 ``ignored`` (Webhooks (Classic) retries every 5xx for four hours), Segment's user-deletion notice is answered 200
-and recorded, and PUT and PATCH are taken like POST (Webhooks (Actions) offers them)."""
+and acted on (tests/integration/test_erasure_by_address_key.py), and PUT and PATCH are taken like POST (Webhooks
+(Actions) offers them)."""
 
 import hashlib
 import hmac
@@ -12,8 +13,6 @@ import requests
 from support.data import basic_auth, fixture
 
 SECRET = "whk-classic-test"
-DELETION = ("Ignored: a user-deletion request, recorded (the receiver does not act on it yet: use "
-            "'receiver forget EMAIL')")
 
 
 @pytest.fixture
@@ -53,13 +52,16 @@ def test_every_call_type_we_do_not_use_is_200_ignored(live_app, store, call, mes
     assert stored(store) == 0 and counted(live_app, label) == before + 1  # an unknown type is counted as other
 
 
-def test_a_user_deletion_notice_is_answered_200_and_recorded(live_app, store):
+def test_a_user_deletion_notice_is_answered_200_and_counted(live_app, store):
     notice = {"type": "delete", "userId": "u-gone", "context": {"library": {"name": "unknown"}}}
-    before = counted(live_app, "delete")
+    before = counted(live_app, "delete", "accepted")
     answer = post(live_app, notice)
-    assert answer.status_code == 200 and answer.json()["status"] == "ignored"
-    assert answer.json()["message"] == DELETION and answer.json()["messageId"].startswith("sha256:")
-    assert counted(live_app, "delete") == before + 1
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    assert answer.json()["message"].startswith("User deleted: erased from 0 invitation(s)")
+    assert answer.json()["messageId"].startswith("sha256:")
+    assert counted(live_app, "delete", "accepted") == before + 1
+    nobody = post(live_app, {"type": "delete", "messageId": "d-2", "anonymousId": "a-1"})
+    assert nobody.status_code == 200 and nobody.json()["status"] == "ignored"
 
 
 def test_a_missing_or_unreadable_type_is_still_400(live_app, store):

@@ -129,15 +129,15 @@ def _failed_once(store, clock, error: str) -> int:
 
 def test_forget_clears_last_error(store, clock):
     row_id = _failed_once(store, clock, f"an old text naming {NAME} <{EMAIL}>")
-    store.erasure.forget(EMAIL, now=clock())
+    store.erasure.forget([store.address_key(EMAIL)], now=clock())
     row = store.reports.get(row_id)
     assert (row.state, row.email, row.name, row.last_error) == (DEAD, None, None, None)
 
 
 def test_forget_still_says_why_an_unsent_invitation_was_stopped(store, clock):
     row_id = _one_invitation(store, clock)
-    store.erasure.forget(EMAIL, now=clock())
-    assert (store.reports.get(row_id).state, store.reports.get(row_id).last_error) == (SUPPRESSED, "erased on request")
+    store.erasure.forget([store.address_key(EMAIL)], now=clock())
+    assert (store.reports.get(row_id).state, store.reports.get(row_id).last_error) == (SUPPRESSED, "forgotten")
 
 
 def test_purge_clears_last_error(store, clock):

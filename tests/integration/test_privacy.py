@@ -55,8 +55,9 @@ def test_forget_erases_an_address_everywhere_and_stops_unsent_invitations(store,
                            TraitUpdate("user:bob", {"email": "bob@example.com", "name": "Bob"}, clock())], now=clock())
     result = CliRunner().invoke(main, ["forget", "ANN@example.com"], env=base_env(DATABASE_URL=database_url))
     assert result.exit_code == 0
-    assert result.output.strip() == ("A***@example.com: erased from 3 invitation(s) (#1, #2, #3) "
-                                     "and the stored traits of 2 customer id(s)")
+    assert result.output.strip() == ("A***@example.com: erased from 3 invitation(s) (#1, #2, #3), 2 of them stopped "
+                                     "unsent, and the stored traits of 2 customer id(s); on the suppression list "
+                                     "(forgotten)")
     assert store.traits.known(["user:ann", "anon:a1", "user:bob"]) == {
         "user:bob": {"email": "bob@example.com", "name": "Bob"}}
     assert [store.reports.get(i).state for i in (1, 2, 3)] == [SENT, SUPPRESSED, SUPPRESSED]

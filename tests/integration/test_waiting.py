@@ -229,9 +229,9 @@ def test_forgetting_a_customer_suppresses_their_waiting_orders(live_app, store, 
     post(live_app, order("W-20", user_id="fay"))
     post(live_app, order("W-21", user_id="u-1"))
     post(live_app, identify(1, user_id="fay", email="fay@example.com"))  # the erasure request comes first
-    changed, customers = store.erasure.forget("FAY@example.com", now=clock())
-    assert changed == [row(store, "W-20").id] and customers == 1
-    assert (row(store, "W-20").state, row(store, "W-20").last_error) == (SUPPRESSED, "erased on request")
+    done = store.erasure.forget([store.address_key("FAY@example.com")], now=clock())
+    assert done.invitations == done.stopped == [row(store, "W-20").id] and done.identities == 1
+    assert (row(store, "W-20").state, row(store, "W-20").last_error) == (SUPPRESSED, "forgotten")
     assert row(store, "W-21").state == WAITING  # another customer's
     assert run_worker() == []
 

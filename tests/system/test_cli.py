@@ -60,6 +60,8 @@ def test_configuration_errors_are_one_line_each_and_exit_2():
         "configuration error: TRUSTPILOT_AUTH_KEY is not set",
         "configuration error: No way to authenticate Segment is set: SEGMENT_API_KEYS, SEGMENT_SHARED_SECRETS or "
         "SEGMENT_BEARER_TOKENS (or ALLOW_UNAUTHENTICATED=true to accept anyone)",
+        "configuration error: DATA_KEY is not set (it keys the address keys of erasure and suppression; make one "
+        "with: openssl rand -base64 32)",
         "configuration error: MAX_ATTEMPTS must be a whole number, not 'many'",
     ]
 
