@@ -3,6 +3,8 @@ casing and either form of its domain, erases the traits of every customer id tha
 stops the unsent invitations and puts the address on the suppression list, so a worker run or a replay afterwards
 mails no one. Segment's ``"type": "delete"`` does the same for a userId."""
 
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -31,7 +33,8 @@ def stored_addresses(store):
         rows = conn.execute(select(invitations.c.email, invitations.c.name, invitations.c.state,
                                    invitations.c.last_error)).all()
         keys = store.sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
-    return [row._replace(email=keys.open(row.email), name=keys.open(row.name)) for row in rows]
+    return [SimpleNamespace(**{**row._asdict(), "email": keys.open(row.email), "name": keys.open(row.name)})
+            for row in rows]
 
 
 @pytest.mark.both_databases
