@@ -145,6 +145,7 @@ def purge() -> None:
     erased = store.erasure.purge(now=utcnow(), older_than_seconds=retention)
     store.close()
     click.echo(f"erased the personal data of {erased} invitation(s)")
+    _compacted(store.erasure.compacted)
 
 
 @main.command()
@@ -160,6 +161,14 @@ def forget(email: str) -> None:
     click.echo(f"{mask_email(email)}: erased from {len(done.invitations)} invitation(s) ({listed}), "
                f"{len(done.stopped)} of them stopped unsent, and the stored traits of {done.identities} customer "
                "id(s); on the suppression list (forgotten)")
+    _compacted(store.erasure.compacted)
+
+
+def _compacted(compacted: bool) -> None:
+    """Say so when an erasure could not clear the database files of the keys it deleted (a busy reader)."""
+    if not compacted:
+        click.echo("warning: a reader kept the database from being compacted (SQLite's WAL, PostgreSQL's "
+                   "customer_keys); the data is erased, run the command again to clear the files", err=True)
 
 
 @main.command()

@@ -342,6 +342,9 @@ class Worker:
         erased = self.store.erasure.purge(now=now, older_than_seconds=self.settings.retention)
         if erased:
             log.info("erased the personal data of %s finished invitation(s) past the retention period", erased)
+        if not self.store.erasure.compacted:
+            log.warning("a reader kept the database from being compacted after the retention sweep; the next one "
+                        "finishes it")
         return erased
 
     def close(self) -> None:

@@ -64,6 +64,7 @@ from .schema import (
     UTCDateTime,
     console_sessions,
     deliveries,
+    customer_keys,
     invitations,
     metadata,
     service_state,
@@ -71,6 +72,7 @@ from .schema import (
     user_traits,
 )
 from .search import EVERYTHING, InvitationFilter
+from .sealed import Keyring, Sealer
 from .sessions import ConsoleSessions
 from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
 from .traits import ADDRESS_MARK, EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
@@ -80,12 +82,12 @@ __all__ = [
     "ADDRESS_MARK", "BOUNCED", "DEAD", "DELIVERED", "EMAIL_TRAIT", "ERROR", "EVERYTHING", "EXPIRED", "FINISHED",
     "FORGOTTEN", "MAX_ERROR", "OPERATOR", "OUTCOMES", "PENDING", "PERMANENT", "QUEUED", "RETRYING", "SENDING",
     "SENT", "STATES", "SUPPRESSED", "TRANSIENT", "UNDELIVERED", "UNSUBSCRIBED", "WAITING", "Attempt",
-    "audience_reason", "console_sessions", "ConsoleSessions", "Database", "deadline", "Deliveries", "deliveries",
-    "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten", "Gauges", "identity_key",
-    "InvitationFilter", "InvitationRow", "invitations", "Invited", "Job", "make_engine", "metadata",
-    "MissingDataKey", "NewInvitation", "Outbox", "QueueGauges", "Reports", "reset_deadline", "service_state",
-    "set_deadline", "Store", "StoredTrait", "StoreUnavailable", "suppression_list", "Suppressions", "Traits",
-    "TraitUpdate", "user_traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
+    "audience_reason", "console_sessions", "ConsoleSessions", "customer_keys", "Database", "deadline", "deliveries",
+    "Deliveries", "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten", "Gauges", "identity_key",
+    "InvitationFilter", "InvitationRow", "invitations", "Invited", "Job", "Keyring", "make_engine", "metadata",
+    "MissingDataKey", "NewInvitation", "Outbox", "QueueGauges", "Reports", "reset_deadline", "Sealer",
+    "service_state", "set_deadline", "Store", "StoredTrait", "StoreUnavailable", "suppression_list", "Suppressions",
+    "Traits", "TraitUpdate", "user_traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
 ]
 
 
@@ -94,11 +96,12 @@ class Store:
 
     def __init__(self, url: str, *, timeout_seconds: float = 5.0, data_key: bytes | None = None):
         self.database = Database(url, timeout_seconds=timeout_seconds, data_key=data_key)
-        self.outbox = Outbox(self.database)
-        self.traits = Traits(self.database)
-        self.waiting = WaitingOrders(self.database)
-        self.erasure = Erasure(self.database)
-        self.reports = Reports(self.database)
+        self.sealer = Sealer(self.database)  # personal columns sealed under per-customer keys
+        self.outbox = Outbox(self.database, self.sealer)
+        self.traits = Traits(self.database, self.sealer)
+        self.waiting = WaitingOrders(self.database, self.sealer)
+        self.erasure = Erasure(self.database, self.sealer)
+        self.reports = Reports(self.database, self.sealer)
         self.sessions = ConsoleSessions(self.database)  # the web console's signed-in sessions
         self.deliveries = Deliveries(self.database)  # every delivery attempt; delivery health
         self.gauges = Gauges(self.database, self.reports, self.deliveries)

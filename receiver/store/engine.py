@@ -8,6 +8,8 @@ timeouts) all come out of it, so that a locked database answers every waiting re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +44,7 @@ TIMED_OUT = "timed out"
 # errors that are no outage by their class, but are by their cause: a table missing (PostgreSQL's UndefinedTable is
 # a ProgrammingError), a read-only transaction (an InternalError): a 503 and a line, not a 500
 _OUTAGE_CAUSES = (causes.NOT_MIGRATED, causes.READ_ONLY, causes.DISK_FULL)
+CHECKPOINT_PAUSE = 0.05  # seconds between two tries of a checkpoint a reader held up
 SLACK = 0.25  # seconds: a deadline this close to the full timeout changes nothing, and costs nothing
 
 _deadline: ContextVar[float | None] = ContextVar("store_deadline", default=None)
@@ -92,6 +95,7 @@ def _sqlite_pragmas(timeout_seconds: float) -> Any:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
         cursor.execute(f"PRAGMA busy_timeout={int(timeout_seconds * 1000)}")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased values are overwritten with zeros, not left in free space
         cursor.close()
 
     return on_connect
@@ -146,6 +150,13 @@ class Database:
         if not self._data_key:
             raise MissingDataKey("the store was opened without DATA_KEY: it cannot store or look up an address")
         return stored_address_key(self._data_key, email)
+
+    def keyed_hash(self, data: bytes) -> str:
+        """HMAC-SHA256 of ``data`` under ``DATA_KEY``, in hex (``MissingDataKey`` without one): what the store keeps
+        instead of a value it only ever compares."""
+        if not self._data_key:
+            raise MissingDataKey("the store was opened without DATA_KEY: it cannot store or look up an address")
+        return hmac.new(self._data_key, data, hashlib.sha256).hexdigest()
 
     def time_left(self) -> float:
         """How long the store may still wait: the timeout, or less under a deadline; ``StoreUnavailable`` once the
@@ -211,6 +222,20 @@ class Database:
             yield
         finally:
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self.timeout_seconds * 1000)}")
+
+    def truncate_wal(self) -> bool:
+        """On SQLite, copy the WAL into the main file and truncate it to nothing, so that the page images an
+        erasure replaced are gone from the ``-wal`` file too; True when done (and on PostgreSQL, where there is
+        nothing to do). A reader in the middle of a transaction holds the WAL: tried again for up to the timeout."""
+        if self.dialect != "sqlite":
+            return True
+        give_up = time.monotonic() + self.timeout_seconds
+        with self.engine.connect() as conn:
+            while True:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+                if not busy or time.monotonic() >= give_up:
+                    return not busy
+                time.sleep(CHECKPOINT_PAUSE)
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table``, which knows ``ON CONFLICT``."""

@@ -3,7 +3,11 @@
 Both clear an invitation's ``last_error`` with its email and name: error texts hold no personal data now, but a
 row stored by an older release, or by a plug-in sender that quoted its peer, might. ``forget`` finds a customer by
 address key (``privacy.address_key``), so that the casing of an address and the Unicode or punycode form of its
-domain never matter, on either database; ``backfill`` gives the rows stored before address keys theirs."""
+domain never matter, on either database; ``backfill`` gives the rows stored before address keys theirs.
+
+Both then delete the keys the erased values were sealed under and leave no copy of them in the database files
+(``sealed``): ``compacted`` says whether the last one could finish that (a busy reader may hold SQLite's WAL or
+PostgreSQL's key table)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from .engine import Database
 from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
+from .sealed import Sealer
 from .suppressions import FORGOTTEN, list_keys
 from .traits import EMAIL_TRAIT, chunks
 
@@ -34,9 +39,16 @@ def _id_of(identity: str) -> str:
     return identity.partition(":")[2]
 
 
+def _an_address_among(ids: Iterable[str | None]) -> bool:
+    """Whether one of these customer ids looks like an address: stored plain, it calls for a rewrite."""
+    return any("@" in (value or "") for value in ids)
+
+
 class Erasure:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
+        self.compacted = True  # whether the last purge or forget left no copy of the keys it deleted on disk
 
     def purge(self, *, now: datetime, older_than_seconds: float) -> int:
         """Erase the personal data of finished invitations (sent, dead, suppressed, expired) last touched
@@ -49,9 +61,14 @@ class Erasure:
             .values(email=None, name=None, user_id=None, anonymous_id=None, last_error=None)
         )
         with self.database.engine.begin() as conn:
-            erased = conn.execute(statement).rowcount
-            conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff))  # traits not heard of since
-        return erased
+            ids = conn.execute(statement.returning(invitations.c.user_id, invitations.c.anonymous_id)).all()
+            identities = conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff)  # not heard of since
+                                      .returning(user_traits.c.identity)).scalars().all()
+            shredded = self.sealer.shred_unused(conn, now=now)
+        plain = [table for table, values in ((invitations, [value for row in ids for value in row]),
+                                             (user_traits, identities)) if _an_address_among(values)]
+        self.compacted = self.sealer.compact(rewrite=plain) if shredded or plain else True
+        return len(ids)
 
     def backfill(self) -> int:
         """Give every stored address that has no address key yet (rows stored before there were any) its key; how
@@ -101,6 +118,11 @@ class Erasure:
                                            .returning(user_traits.c.identity)).scalars())
             waited = self._suppress_waiting(conn, sorted(named), wanted, now)
             list_keys(self.database, conn, wanted, FORGOTTEN, now)
+            self.sealer.shred(conn, [*wanted, *(self.sealer.identity_subject(identity) for identity in named)])
+        # an id that is the address itself is stored plain (it is looked up and joined on): the tables that held it
+        # are rewritten, so that none of their old row versions keeps it
+        as_id = any(self.database.address_key(_id_of(identity)) in wanted for identity in named if "@" in identity)
+        self.compacted = self.sealer.compact(rewrite=(user_traits, invitations) if as_id or waited else ())
         return Forgotten(invitations=sorted({row_id for row_id, _ in ids} | set(waited)),
                          stopped=sorted({*stopped, *waited}), identities=len(erased), listed=len(wanted))
 

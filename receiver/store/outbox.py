@@ -47,6 +47,7 @@ from .schema import (
     queued,
 )
 from .search import InvitationFilter, filter_clause
+from .sealed import Keyring, Sealer
 from .traits import chunks
 from .waiting import RECHECK_MARGIN
 
@@ -92,8 +93,12 @@ _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale"
             "address_key")
 
 
-def _job(row: Any, token: str) -> Job:
-    invitation = Invitation(message_id=row.message_id, email=row.email or "", name=row.name or "", ref=row.ref,
+_SUBJECT = "_subject"  # in a row's values until it is sealed: what its email and name are sealed under
+
+
+def _job(row: Any, token: str, keys: Keyring) -> Job:
+    invitation = Invitation(message_id=row.message_id, email=keys.open(row.email) or "",
+                            name=keys.open(row.name) or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at)
     return Job(id=row.id, invitation=invitation, attempts=row.attempts, lease_token=token,
@@ -129,8 +134,9 @@ def _refused(error: StatementError) -> bool:
 
 
 class Outbox:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool | None]:
         """Store each new invitation in one transaction; per row, True if stored, False if a duplicate, None if the
@@ -156,13 +162,18 @@ class Outbox:
         return result
 
     def _insert(self, values: list[dict[str, Any]]) -> set[str]:
-        """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction."""
+        """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction with the
+        keys their email and name are sealed under (``_SUBJECT``: whose), so that a new customer costs one commit."""
         insert = self.database.insert(invitations)
         statement = insert.on_conflict_do_nothing().returning(invitations.c.message_id)
-        with self.database.intake_write(), self.database.writing(one_statement=len(values) == 1) as conn:
+        with self.database.intake_write(), self.database.writing(one_statement=False) as conn:
+            keys = self.sealer.keyring([row[_SUBJECT] for row in values], now=values[0]["created_at"], conn=conn)
+            sealed = [{**{name: value for name, value in row.items() if name != _SUBJECT},
+                       "email": keys.seal(row[_SUBJECT], row["email"]),
+                       "name": keys.seal(row[_SUBJECT], row["name"])} for row in values]
             # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
             # compiled once and well inside each database's limit on bound parameters.
-            return {found.message_id for found in conn.execute(statement, values)}
+            return {found.message_id for found in conn.execute(statement, sealed)}
 
     def _insert_one(self, values: dict[str, Any]) -> bool | None:
         try:
@@ -180,8 +191,9 @@ class Outbox:
             "ref": invitation.ref,
             "order_key": invitation.ref if row.order_key is None else row.order_key,
             "email": invitation.email or None,  # none yet: a waiting order, or one suppressed before it had one
-            "address_key": self.database.address_key(invitation.email or None),
+            "address_key": (address := self.database.address_key(invitation.email or None)),
             "name": invitation.name or None,
+            _SUBJECT: self.sealer.invitation_subject(invitation, address),
             "skus": list(invitation.skus),
             "tags": list(invitation.tags),
             "locale": invitation.locale,
@@ -232,7 +244,8 @@ class Outbox:
         )
         with self.database.engine.begin() as conn:
             rows = conn.execute(statement).all()
-        return sorted((_job(row, token) for row in rows), key=lambda job: job.id)
+            keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
+        return sorted((_job(row, token, keys) for row in rows), key=lambda job: job.id)
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Renew the lease of a job still being sent to the database's now plus ``lease_seconds``; False if it is

@@ -3,15 +3,17 @@ pages of rows, deliveries per hour. Rows come back as frozen dataclasses, times 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from .engine import Database
 from .schema import DELIVERED, STATES, UTCDateTime, deliveries, invitations, queued
 from .search import EVERYTHING, InvitationFilter, filter_clause
+from .sealed import Sealer
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,16 @@ _ROW_COLUMNS = [invitations.c[field.name] for field in fields(InvitationRow)]
 _ERROR_COLUMNS = [invitations.c[field.name] for field in fields(ErrorRow)]
 
 
-def _invitation_row(row: Any) -> InvitationRow:
-    values = row._asdict()
-    return InvitationRow(**{**values, "skus": tuple(values["skus"] or ()), "tags": tuple(values["tags"] or ())})
+def _invitation_rows(conn: Connection, sealer: Sealer, rows: Sequence[Any]) -> list[InvitationRow]:
+    keys = sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
+    return [InvitationRow(**{**row._asdict(), "email": keys.open(row.email), "name": keys.open(row.name),
+                             "skus": tuple(row.skus or ()), "tags": tuple(row.tags or ())}) for row in rows]
 
 
 class Reports:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def counts(self) -> dict[str, int]:
         """How many invitations there are in each state (every state named, in ``STATES`` order)."""
@@ -99,8 +103,8 @@ class Reports:
 
     def _one(self, where: Any) -> InvitationRow | None:
         with self.database.reading() as conn:
-            row = conn.execute(select(*_ROW_COLUMNS).where(where)).first()
-        return _invitation_row(row) if row else None
+            found = _invitation_rows(conn, self.sealer, conn.execute(select(*_ROW_COLUMNS).where(where)).all()[:1])
+        return found[0] if found else None
 
     def page(self, matching: InvitationFilter = EVERYTHING, *, state: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[InvitationRow], int]:
@@ -111,7 +115,7 @@ class Reports:
                 .order_by(invitations.c.created_at.desc(), invitations.c.id.desc()))
         total = select(func.count()).select_from(invitations).where(where)
         with self.database.reading() as conn:
-            found = [_invitation_row(row) for row in conn.execute(rows.limit(limit).offset(offset))]
+            found = _invitation_rows(conn, self.sealer, conn.execute(rows.limit(limit).offset(offset)).all())
             return found, int(conn.execute(total).scalar() or 0)
 
     def count(self, matching: InvitationFilter, *, states: tuple[str, ...]) -> int:

@@ -17,10 +17,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -77,8 +79,8 @@ invitations = Table(
     Column("domain", String(253), nullable=False),
     Column("ref", String(255), nullable=False),
     Column("order_key", String(300), nullable=False),
-    Column("email", String(254)),
-    Column("name", String(255)),
+    Column("email", Text),  # sealed (store/sealed.py), like ``name``
+    Column("name", Text),
     Column("skus", JSON, nullable=False, default=list),
     Column("tags", JSON, nullable=False, default=list),
     Column("locale", String(35)),
@@ -132,7 +134,7 @@ user_traits = Table(
     Column("value", JSON(none_as_null=True)),
     Column("observed_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Column("user_id", String(MAX_ID)),
+    Column("user_id", Text),  # sealed (store/sealed.py), like ``value``
     Column("address_key", String(ADDRESS_KEY)),  # of an ``email`` trait's value: whose identities carry an address
     PrimaryKeyConstraint("identity", "name", name="pk_user_traits"),
 )
@@ -148,6 +150,18 @@ suppression_list = Table(
     Column("reason", String(MAX_REASON), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("address_key", "reason", name="pk_suppressions"),
+)
+
+# The key of each *subject* (an address key, or a keyed hash of an identity) that the personal columns above are
+# sealed under (store/sealed.py): erasure deletes a subject's key, so that every copy of its values left on disk
+# is ciphertext without a key.
+customer_keys = Table(
+    "customer_keys",
+    metadata,
+    Column("subject", String(64), nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("subject", name="pk_customer_keys"),
 )
 
 # One row per signed-in console session: the SHA-256 of the token its cookie carries (so that a copy of the table

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from .engine import Database
 from .schema import MAX_ID, MAX_IDENTITY, MAX_TRAIT_NAME, user_traits
+from .sealed import Sealer
 
 TRAIT_CHUNK = 500  # identities per statement: well under SQLite's and PostgreSQL's limits on bound parameters
 
@@ -81,9 +82,22 @@ def _latest_per_trait(updates: Iterable[TraitUpdate], now: datetime) -> list[dic
     return list(rows.values())
 
 
+def _sealed(sealer: Sealer, rows: list[dict[str, Any]], now: datetime, conn: Connection) -> list[dict[str, Any]]:
+    """The rows with their value and user_id sealed: an ``email`` trait's value under its address's key, the rest
+    under their identity's."""
+    identities = {row["identity"]: sealer.identity_subject(row["identity"]) for row in rows}
+    subjects = [row["address_key"] or identities[row["identity"]] for row in rows]
+    used = [subject for row, subject in zip(rows, subjects, strict=True) if row["value"] is not None]
+    keys = sealer.keyring([*used, *identities.values()], now=now, conn=conn)
+    return [{**row, "value": keys.seal_value(subject, row["value"]),
+             "user_id": keys.seal(identities[row["identity"]], row["user_id"])}
+            for row, subject in zip(rows, subjects, strict=True)]
+
+
 class Traits:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def remember(self, updates: Sequence[TraitUpdate], *, now: datetime) -> int:
         """Merge the traits of a batch of identify calls into the stored ones, in one transaction.
@@ -122,7 +136,8 @@ class Traits:
             where=user_traits.c.observed_at <= insert.excluded.observed_at,
         )
         with self.database.intake_write(), self.database.engine.begin() as conn:
-            conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
+            # executemany: SQLAlchemy pages the rows, the statement is compiled once
+            conn.execute(statement, _sealed(self.sealer, rows, rows[0]["updated_at"], conn))
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored traits of each identity asked for that has any (their values; an ``ADDRESS_MARK`` is none), in
@@ -141,6 +156,9 @@ class Traits:
                    user_traits.c.address_key)
         with self.database.reading() as conn:
             for chunk in chunks(wanted):
-                for row in conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))):
-                    found.setdefault(row.identity, {})[row.name] = StoredTrait(row.value, row.user_id, row.address_key)
+                rows = conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))).all()
+                keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.value, row.user_id)])
+                for row in rows:
+                    found.setdefault(row.identity, {})[row.name] = StoredTrait(keys.open_value(row.value),
+                                                                               keys.open(row.user_id), row.address_key)
         return found

@@ -19,6 +19,7 @@ from sqlalchemy import String, exists, literal, or_, select, update
 from ..invitation import Invitation
 from .engine import Database
 from .schema import DEAD, MAX_ERROR, PENDING, SUPPRESSED, WAITING, invitations, user_traits
+from .sealed import Keyring, Sealer
 
 # A trait is stamped with the time its request began, and may commit up to a request's length later (seconds, on
 # another machine's clock): a look at an order counts as having seen what was stamped up to this much before it.
@@ -42,8 +43,8 @@ _COLUMNS = ("id", "message_id", "name", "ref", "skus", "tags", "locale", "ordere
             "wait_until", "next_attempt_at")
 
 
-def _order(row: Any) -> WaitingOrder:
-    invitation = Invitation(message_id=row.message_id, email="", name=row.name or "", ref=row.ref,
+def _order(row: Any, keys: Keyring) -> WaitingOrder:
+    invitation = Invitation(message_id=row.message_id, email="", name=keys.open(row.name) or "", ref=row.ref,
                             skus=tuple(row.skus or ()), tags=tuple(row.tags or ()), locale=row.locale,
                             ordered_at=row.ordered_at, user_id=row.user_id, anonymous_id=row.anonymous_id)
     return WaitingOrder(id=row.id, invitation=invitation, user_id=row.user_id, anonymous_id=row.anonymous_id,
@@ -59,8 +60,9 @@ _FORGOTTEN = {"user_id": None, "anonymous_id": None, "recheck_from": None}  # a 
 
 
 class WaitingOrders:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, sealer: Sealer):
         self.database = database
+        self.sealer = sealer
 
     def worth_a_look(self, *, now: datetime, limit: int) -> list[WaitingOrder]:
         """Up to ``limit`` waiting orders whose wait is over or whose customer's stored traits changed since they
@@ -73,7 +75,9 @@ class WaitingOrders:
                      .where(invitations.c.state == WAITING, or_(invitations.c.wait_until <= now, news))
                      .order_by(invitations.c.recheck_from, invitations.c.id).limit(limit))
         with self.database.reading() as conn:
-            return [_order(row) for row in conn.execute(statement)]
+            rows = conn.execute(statement).all()
+            keys = self.sealer.opener(conn, [row.name for row in rows])
+        return [_order(row, keys) for row in rows]
 
     def _settle(self, order: WaitingOrder, now: datetime, **values: Any) -> bool:
         statement = (update(invitations).where(invitations.c.id == order.id, invitations.c.state == WAITING)
@@ -83,8 +87,11 @@ class WaitingOrders:
 
     def resolve(self, order: WaitingOrder, invitation: Invitation, *, now: datetime) -> bool:
         """The order has its email: ``pending``, due when it would have been (never in the past)."""
-        return self._settle(order, now, state=PENDING, email=invitation.email, name=invitation.name,
-                            address_key=self.database.address_key(invitation.email),
+        address = self.database.address_key(invitation.email)
+        subject = self.sealer.invitation_subject(invitation, address)
+        keys = self.sealer.keyring([subject], now=now)
+        return self._settle(order, now, state=PENDING, email=keys.seal(subject, invitation.email),
+                            name=keys.seal(subject, invitation.name or None), address_key=address,
                             next_attempt_at=max(order.due_at, now), last_error=None)
 
     def suppress(self, order: WaitingOrder, *, now: datetime, reason: str) -> bool:

@@ -3,6 +3,8 @@ casing and either form of its domain, erases the traits of every customer id tha
 stops the unsent invitations and puts the address on the suppression list, so a worker run or a replay afterwards
 mails no one. Segment's ``"type": "delete"`` does the same for a userId."""
 
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -26,10 +28,13 @@ def forget(database_url, email):
 
 
 def stored_addresses(store):
+    """Every invitation's email, name, state and last_error, its sealed cells opened (store/sealed.py)."""
     with store.engine.connect() as conn:
         rows = conn.execute(select(invitations.c.email, invitations.c.name, invitations.c.state,
                                    invitations.c.last_error)).all()
-    return rows
+        keys = store.sealer.opener(conn, [cell for row in rows for cell in (row.email, row.name)])
+    return [SimpleNamespace(**{**row._asdict(), "email": keys.open(row.email), "name": keys.open(row.name)})
+            for row in rows]
 
 
 @pytest.mark.both_databases

@@ -1,7 +1,7 @@
 """Every delivery attempt: one row of ``deliveries`` per attempt (when, sender, outcome, code, fixed text, duration).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"  # re-chained after 0006 (privacy) in the console branch, which merges both
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
