@@ -1,16 +1,18 @@
 """Erasure of personal data: the retention sweep (``purge``) and an erasure request for one address (``forget``).
 
-Both clear an invitation's ``last_error`` with its email and name: error texts hold no personal data now, but a
-row stored by an older release, or by a plug-in sender that quoted its peer, might."""
+Both clear an invitation's ``last_error`` with its email and name, and the error texts of its delivery attempts:
+error texts hold no personal data now, but a row stored by an older release, or by a plug-in sender that quoted
+its peer, might (the attempts' codes, times and outcomes stay, for the history and the metrics)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from .engine import Database
-from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
+from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, deliveries, invitations, user_traits
 from .traits import chunks
 
 
@@ -23,12 +25,14 @@ class Erasure:
         more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
         cutoff = now - timedelta(seconds=older_than_seconds)
         personal = or_(invitations.c.email.is_not(None), invitations.c.name.is_not(None))  # a waited-out order: a name
+        due = (invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
         statement = (
             update(invitations)
-            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
+            .where(*due)
             .values(email=None, name=None, user_id=None, anonymous_id=None, last_error=None)
         )
         with self.database.engine.begin() as conn:
+            _clear_attempt_errors(conn, select(invitations.c.id).where(*due))
             erased = conn.execute(statement).rowcount
             conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff))  # traits not heard of since
         return erased
@@ -42,6 +46,7 @@ class Erasure:
         with self.database.engine.begin() as conn:
             ids = [row.id for row in conn.execute(select(invitations.c.id).where(match).order_by(invitations.c.id))]
             if ids:
+                _clear_attempt_errors(conn, ids)
                 conn.execute(update(invitations).where(invitations.c.id.in_(ids))
                              .values(email=None, name=None, last_error=None, updated_at=now))
                 conn.execute(update(invitations).where(invitations.c.id.in_(ids), invitations.c.state.in_(QUEUED))
@@ -69,3 +74,9 @@ class Erasure:
                          .values(state=SUPPRESSED, last_error="erased on request", user_id=None, anonymous_id=None,
                                  recheck_from=None, updated_at=now))
         return waiting
+
+
+def _clear_attempt_errors(conn: Connection, ids: Any) -> None:
+    """Clear the error texts of the delivery attempts of the invitations ``ids`` (a list, or a SELECT of ids)."""
+    conn.execute(update(deliveries).where(deliveries.c.invitation_id.in_(ids), deliveries.c.error.is_not(None))
+                 .values(error=None))

@@ -9,9 +9,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select
 
 from receiver.config import load_settings
+from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.status import read_status, status_lines
-from receiver.store import Store, deliveries, invitations
+from receiver.store import NewInvitation, Store, deliveries, invitations
 from receiver.web import create_app
 from support.data import base_env
 from support.workers import ScriptedSender, make_worker
@@ -153,3 +154,21 @@ def test_metrics_count_the_attempts_of_workers_in_other_processes(store, databas
     assert found[("receiver_last_delivery_timestamp_seconds", ())] == clock().timestamp()
     assert found[("receiver_delivery_failure_ratio_15m", ())] == 0.5
     assert found[("receiver_undelivered_invitations", ())] == 1
+
+
+def test_purge_and_forget_clear_the_attempts_error_texts_and_keep_the_rest(store, clock):
+    add(store, clock, "R-1")
+    worker, _ = make_worker(store, clock, ScriptedSender(SendFailure("550 refused", transient=False, code="smtp 550")),
+                            WORKER_BATCH="1")
+    worker.drain()
+    bo = Invitation(message_id="m-R-2", email="bo@example.com", name="Bo", ref="R-2")
+    store.outbox.add([NewInvitation(bo)], domain="example.com", now=clock())
+    worker.sender = ScriptedSender(SendFailure("451 later", transient=True, code="smtp 451"))
+    worker.drain()
+    clock.advance(days=31)
+    assert store.erasure.purge(now=clock(), older_than_seconds=30 * 86400) == 1  # R-1 is dead, R-2 still retrying
+    assert [(row.code, row.error) for row in store.deliveries.history(1)] == [("smtp 550", None)]
+    assert [(row.code, row.error) for row in store.deliveries.history(2)] == [("smtp 451", "451 later")]
+    store.erasure.forget("bo@example.com", now=clock())
+    assert [(row.outcome, row.code, row.error) for row in store.deliveries.history(2)] == [
+        ("transient", "smtp 451", None)]
