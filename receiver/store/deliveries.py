@@ -8,11 +8,12 @@ text (which never repeat what a peer answered beyond its codes).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from .engine import Database
 from .schema import (
@@ -127,6 +128,22 @@ _ROW_COLUMNS = [deliveries.c[field.name] for field in fields(DeliveryRow)]
 def record(conn: Connection, invitation_id: int, attempt: Attempt) -> None:
     """Add ``attempt``'s row on ``conn``, in the caller's transaction (the outbox's, with the outcome)."""
     conn.execute(insert(deliveries), attempt.values(invitation_id))
+
+
+_ATTEMPT_COLUMNS = ("invitation_id", "attempted_at", "sender", "outcome", "code", "error", "duration_seconds")
+
+
+@functools.cache
+def recorded() -> Any:
+    """The INSERT of an attempt as a CTE that rides in the outcome's UPDATE on PostgreSQL (one autocommitted
+    statement, one round trip; SQLite has no INSERT in a CTE, and writes both in one transaction instead); its
+    values are the parameters of ``recorded_parameters``."""
+    return insert(deliveries).values(**{name: bindparam(f"b_attempt_{name}") for name in _ATTEMPT_COLUMNS}).cte(
+        "recorded_attempt")
+
+
+def recorded_parameters(invitation_id: int, attempt: Attempt) -> dict[str, Any]:
+    return {f"b_attempt_{name}": value for name, value in attempt.values(invitation_id).items()}
 
 
 class Deliveries:

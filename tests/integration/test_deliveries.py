@@ -2,6 +2,7 @@
 health (``store.deliveries.summary``), ``receiver status`` and ``/metrics`` are read from those rows, so that they
 agree whichever process reads them."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from receiver.config import load_settings
 from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.status import read_status, status_lines
-from receiver.store import NewInvitation, Store, deliveries, invitations
+from receiver.store import Attempt, NewInvitation, Store, deliveries, invitations
 from receiver.web import create_app
 from support.data import base_env
 from support.workers import ScriptedSender, make_worker
@@ -60,6 +61,17 @@ def test_a_permanent_failure_and_a_sender_bug_are_recorded_without_personal_data
     assert (dead.outcome, dead.code, dead.error) == ("permanent", "smtp 550", "550 mailbox unavailable")
     assert (bug.outcome, bug.code, bug.error) == ("error", "KeyError", "unexpected KeyError in the sender")
     assert store.deliveries.history(3) == []
+
+
+def test_an_attempt_is_recorded_even_when_the_lease_was_lost(store, clock):
+    add(store, clock)
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    attempt = Attempt(sender="log", outcome="sent", attempted_at=clock(), duration_seconds=0.01)
+    assert store.outbox.mark_sent(replace(job, lease_token="not-ours"), now=clock(), attempt=attempt) is False
+    assert [row.outcome for row in store.deliveries.history(1)] == ["sent"]  # the attempt was made all the same
+    assert store.reports.get(1).state == "sending"
+    assert store.outbox.mark_sent(job, now=clock(), attempt=attempt) is True
+    assert len(store.deliveries.history(1)) == 2 and store.reports.get(1).state == "sent"
 
 
 def test_the_summary_has_the_last_success_the_failures_and_the_oldest_undelivered(store, clock):
