@@ -51,6 +51,7 @@ from .schema import (
     UTCDateTime,
     console_sessions,
     deliveries,
+    delivery_counts,
     invitations,
     metadata,
     service_state,
@@ -66,7 +67,7 @@ __all__ = [
     "ConsoleSessions", "Database", "Deliveries", "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Gauges",
     "InvitationRow", "Job", "NewInvitation", "Outbox", "QueueGauges", "Reports", "Store", "StoreUnavailable",
     "StoredTrait", "TraitUpdate", "Traits", "UTCDateTime", "WaitingOrder", "WaitingOrders", "console_sessions",
-    "deadline", "deliveries", "identity_key", "invitations", "make_engine", "metadata", "reset_deadline",
+    "deadline", "deliveries", "delivery_counts", "identity_key", "invitations", "make_engine", "metadata", "reset_deadline",
     "service_state", "set_deadline", "user_traits",
 ]
 

@@ -33,7 +33,7 @@ from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
 from .deliveries import Attempt, record, recorded, recorded_parameters
 from .engine import Database
-from .schema import DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
+from .schema import COUNT_SHARDS, DEAD, EXPIRED, MAX_ERROR, MAX_ID, PENDING, RETRYING, SENDING, SENT, invitations, queued
 from .waiting import RECHECK_MARGIN
 
 
@@ -87,7 +87,7 @@ def _finish_statement(columns: tuple[str, ...], with_attempt: bool = False) -> A
         .values(lease_token=None, updated_at=bindparam("b_updated_at"),
                 **{name: bindparam(f"b_new_{name}") for name in columns})
     )
-    return statement.add_cte(recorded()) if with_attempt else statement
+    return statement.add_cte(*recorded()) if with_attempt else statement
 
 
 def _waiting_values(row: NewInvitation, now: datetime) -> dict[str, Any]:
@@ -108,6 +108,7 @@ def _refused(error: StatementError) -> bool:
 class Outbox:
     def __init__(self, database: Database):
         self.database = database
+        self.shard = secrets.randbelow(COUNT_SHARDS)  # this process's rows of delivery_counts (schema)
 
     def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool | None]:
         """Store each new invitation in one transaction; per row, True if stored, False if a duplicate, None if the
@@ -228,14 +229,14 @@ class Outbox:
         statement = _finish_statement(tuple(sorted(values)), in_statement)
         parameters = {f"b_new_{name}": value for name, value in values.items()}
         if attempt is not None and in_statement:
-            parameters.update(recorded_parameters(job.id, attempt))
+            parameters.update(recorded_parameters(job.id, attempt, self.shard))
         # one statement per invitation the worker sends, autocommitted on PostgreSQL (its attempt's INSERT in it);
         # on SQLite the UPDATE and the attempt's INSERT in one transaction
         with self.database.writing(one_statement=attempt is None or in_statement) as conn:
             result = conn.execute(statement, {"b_job_id": job.id, "b_lease_token": job.lease_token,
                                               "b_updated_at": now, **parameters})
             if attempt is not None and not in_statement:
-                record(conn, job.id, attempt)
+                record(conn, job.id, attempt, self.shard)
             return result.rowcount == 1
 
     def mark_sent(self, job: Job, *, now: datetime, attempt: Attempt | None = None) -> bool:
