@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from .engine import Database
+from .engine import Database, dialect_insert
 from .schema import (
     DELIVERED,
     MAX_CODE,
@@ -127,14 +126,10 @@ def _time(value: Any) -> datetime | None:
 _ROW_COLUMNS = [deliveries.c[field.name] for field in fields(DeliveryRow)]
 
 
-def _insert(table: Any, dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 @functools.cache
 def _count_statement(dialect: str) -> Any:
     """Add one to the (sender, outcome, shard) row of ``delivery_counts`` (made at 1 when missing)."""
-    statement = _insert(delivery_counts, dialect).values(
+    statement = dialect_insert(delivery_counts, dialect).values(
         sender=bindparam("b_count_sender"), outcome=bindparam("b_count_outcome"), shard=bindparam("b_count_shard"),
         count=1)
     return statement.on_conflict_do_update(index_elements=[delivery_counts.c.sender, delivery_counts.c.outcome,
