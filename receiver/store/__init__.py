@@ -63,16 +63,17 @@ from .schema import (
     WAITING,
     UTCDateTime,
     console_sessions,
-    deliveries,
     customer_keys,
+    deliveries,
+    delivery_counts,
     invitations,
     metadata,
     service_state,
     suppression_list,
     user_traits,
 )
-from .search import EVERYTHING, InvitationFilter
 from .sealed import Keyring, Sealer
+from .search import EVERYTHING, InvitationFilter
 from .sessions import ConsoleSessions
 from .suppressions import BOUNCED, FORGOTTEN, OPERATOR, UNSUBSCRIBED, Suppressions, audience_reason
 from .traits import ADDRESS_MARK, EMAIL_TRAIT, StoredTrait, Traits, TraitUpdate, identity_key
@@ -83,9 +84,9 @@ __all__ = [
     "FORGOTTEN", "MAX_ERROR", "OPERATOR", "OUTCOMES", "PENDING", "PERMANENT", "QUEUED", "RETRYING", "SENDING",
     "SENT", "STATES", "SUPPRESSED", "TRANSIENT", "UNDELIVERED", "UNSUBSCRIBED", "WAITING", "Attempt",
     "audience_reason", "console_sessions", "ConsoleSessions", "customer_keys", "Database", "deadline", "deliveries",
-    "Deliveries", "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten", "Gauges", "identity_key",
-    "InvitationFilter", "InvitationRow", "invitations", "Invited", "Job", "Keyring", "make_engine", "metadata",
-    "MissingDataKey", "NewInvitation", "Outbox", "QueueGauges", "Reports", "reset_deadline", "Sealer",
+    "Deliveries", "delivery_counts", "DeliveryRow", "DeliverySummary", "Erasure", "ErrorRow", "Forgotten", "Gauges",
+    "identity_key", "InvitationFilter", "InvitationRow", "invitations", "Invited", "Job", "Keyring", "make_engine",
+    "metadata", "MissingDataKey", "NewInvitation", "Outbox", "QueueGauges", "Reports", "reset_deadline", "Sealer",
     "service_state", "set_deadline", "Store", "StoredTrait", "StoreUnavailable", "suppression_list", "Suppressions",
     "Traits", "TraitUpdate", "user_traits", "UTCDateTime", "WaitingOrder", "WaitingOrders",
 ]

@@ -8,13 +8,14 @@ text (which never repeat what a peer answered beyond its codes).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
-from .engine import Database
+from .engine import Database, dialect_insert
 from .schema import (
     DELIVERED,
     MAX_CODE,
@@ -27,6 +28,7 @@ from .schema import (
     WAITING,
     UTCDateTime,
     deliveries,
+    delivery_counts,
     invitations,
 )
 
@@ -124,9 +126,43 @@ def _time(value: Any) -> datetime | None:
 _ROW_COLUMNS = [deliveries.c[field.name] for field in fields(DeliveryRow)]
 
 
-def record(conn: Connection, invitation_id: int, attempt: Attempt) -> None:
-    """Add ``attempt``'s row on ``conn``, in the caller's transaction (the outbox's, with the outcome)."""
+@functools.cache
+def _count_statement(dialect: str) -> Any:
+    """Add one to the (sender, outcome, shard) row of ``delivery_counts`` (made at 1 when missing)."""
+    statement = dialect_insert(delivery_counts, dialect).values(
+        sender=bindparam("b_count_sender"), outcome=bindparam("b_count_outcome"), shard=bindparam("b_count_shard"),
+        count=1)
+    return statement.on_conflict_do_update(index_elements=[delivery_counts.c.sender, delivery_counts.c.outcome,
+                                                           delivery_counts.c.shard],
+                                           set_={"count": delivery_counts.c.count + 1})
+
+
+def _count_parameters(attempt: Attempt, shard: int) -> dict[str, Any]:
+    return {"b_count_sender": attempt.sender[:MAX_SENDER], "b_count_outcome": attempt.outcome, "b_count_shard": shard}
+
+
+def record(conn: Connection, invitation_id: int, attempt: Attempt, shard: int) -> None:
+    """Add ``attempt``'s row on ``conn`` and count it in ``shard``, in the caller's transaction (the outbox's, with
+    the outcome)."""
     conn.execute(insert(deliveries), attempt.values(invitation_id))
+    conn.execute(_count_statement(conn.dialect.name), _count_parameters(attempt, shard))
+
+
+_ATTEMPT_COLUMNS = ("invitation_id", "attempted_at", "sender", "outcome", "code", "error", "duration_seconds")
+
+
+@functools.cache
+def recorded() -> tuple[Any, Any]:
+    """The INSERT of an attempt and the increment of its count as CTEs that ride in the outcome's UPDATE on
+    PostgreSQL (one autocommitted statement, one round trip; SQLite has no INSERT in a CTE, and runs ``record`` in
+    the same transaction instead); their values are the parameters of ``recorded_parameters``."""
+    row = insert(deliveries).values(**{name: bindparam(f"b_attempt_{name}") for name in _ATTEMPT_COLUMNS})
+    return row.cte("recorded_attempt"), _count_statement("postgresql").cte("counted_attempt")
+
+
+def recorded_parameters(invitation_id: int, attempt: Attempt, shard: int) -> dict[str, Any]:
+    return {**{f"b_attempt_{name}": value for name, value in attempt.values(invitation_id).items()},
+            **_count_parameters(attempt, shard)}
 
 
 class Deliveries:
@@ -141,9 +177,10 @@ class Deliveries:
             return [DeliveryRow(**row._asdict()) for row in conn.execute(statement)]
 
     def totals(self) -> dict[tuple[str, str], int]:
-        """Attempts ever recorded, by (sender, outcome): the counters of ``/metrics``."""
-        statement = select(deliveries.c.sender, deliveries.c.outcome, func.count()).group_by(
-            deliveries.c.sender, deliveries.c.outcome)
+        """Attempts ever recorded, by (sender, outcome): the counters of ``/metrics`` (a sum of a few rows)."""
+        counts = delivery_counts.c
+        statement = select(counts.sender, counts.outcome, func.sum(counts.count)).group_by(counts.sender,
+                                                                                           counts.outcome)
         with self.database.reading() as conn:
             return {(row[0], row[1]): int(row[2]) for row in conn.execute(statement)}
 

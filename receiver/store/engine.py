@@ -123,6 +123,11 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
     return engine
 
 
+def dialect_insert(table: Table, dialect: str) -> Any:
+    """``dialect``'s INSERT for ``table``, which knows ``ON CONFLICT``."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 class Database:
     """The engine and what every part of the store shares: the dialect, the timeout, the intake writer lock, and
     the ``DATA_KEY`` that every stored address gets its address key under (``address_key``)."""
@@ -239,7 +244,7 @@ class Database:
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table``, which knows ``ON CONFLICT``."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return dialect_insert(table, self.dialect)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,6 +1,7 @@
 """Erasure of personal data: the retention sweep (``purge``) and an erasure request (``forget``), by address key.
 
-Both clear an invitation's ``last_error`` with its email and name: error texts hold no personal data now, but a
+Both clear an invitation's ``last_error`` with its email and name, and the error texts of its delivery attempts
+(their codes, times and outcomes stay, for the history and the metrics): error texts hold no personal data now, but a
 row stored by an older release, or by a plug-in sender that quoted its peer, might. ``forget`` finds a customer by
 address key (``privacy.address_key``), so that the casing of an address and the Unicode or punycode form of its
 domain never matter, on either database; ``backfill`` gives the rows stored before address keys theirs.
@@ -14,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete, or_, select, update
 
 from .engine import Database
-from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, invitations, user_traits
+from .schema import FINISHED, QUEUED, SUPPRESSED, WAITING, deliveries, invitations, user_traits
 from .sealed import Sealer
 from .suppressions import FORGOTTEN, list_keys
 from .traits import EMAIL_TRAIT, chunks
@@ -55,12 +57,14 @@ class Erasure:
         more than ``older_than_seconds`` ago; the rows, states and ids stay for the counts. How many."""
         cutoff = now - timedelta(seconds=older_than_seconds)
         personal = or_(invitations.c.email.is_not(None), invitations.c.name.is_not(None))  # a waited-out order: a name
+        due = (invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
         statement = (
             update(invitations)
-            .where(invitations.c.state.in_(FINISHED), invitations.c.updated_at < cutoff, personal)
+            .where(*due)
             .values(email=None, name=None, user_id=None, anonymous_id=None, last_error=None)
         )
         with self.database.engine.begin() as conn:
+            _clear_attempt_errors(conn, select(invitations.c.id).where(*due))
             ids = conn.execute(statement.returning(invitations.c.user_id, invitations.c.anonymous_id)).all()
             identities = conn.execute(delete(user_traits).where(user_traits.c.updated_at < cutoff)  # not heard of since
                                       .returning(user_traits.c.identity)).scalars().all()
@@ -148,6 +152,7 @@ class Erasure:
             if not rows:
                 continue
             ids = [row.id for row in rows]
+            _clear_attempt_errors(conn, ids)
             conn.execute(update(invitations).where(invitations.c.id.in_(ids))
                          .values(email=None, name=None, user_id=None, anonymous_id=None, last_error=None,
                                  updated_at=now))
@@ -175,3 +180,9 @@ class Erasure:
                          .values(state=SUPPRESSED, last_error=FORGOTTEN, name=None, user_id=None, anonymous_id=None,
                                  wait_until=None, recheck_from=None, updated_at=now))
         return ids
+
+
+def _clear_attempt_errors(conn: Connection, ids: Any) -> None:
+    """Clear the error texts of the delivery attempts of the invitations ``ids`` (a list, or a SELECT of ids)."""
+    conn.execute(update(deliveries).where(deliveries.c.invitation_id.in_(ids), deliveries.c.error.is_not(None))
+                 .values(error=None))

@@ -31,9 +31,10 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from ..invitation import Invitation
 from .dbclock import database_now, later_of_now
-from .deliveries import Attempt, record
+from .deliveries import Attempt, record, recorded, recorded_parameters
 from .engine import Database
 from .schema import (
+    COUNT_SHARDS,
     DEAD,
     EXPIRED,
     MAX_ERROR,
@@ -46,8 +47,8 @@ from .schema import (
     invitations,
     queued,
 )
-from .search import InvitationFilter, filter_clause
 from .sealed import Keyring, Sealer
+from .search import InvitationFilter, filter_clause
 from .traits import chunks
 from .waiting import RECHECK_MARGIN
 
@@ -106,16 +107,18 @@ def _job(row: Any, token: str, keys: Keyring) -> Job:
 
 
 @functools.cache
-def _finish_statement(columns: tuple[str, ...]) -> Any:
+def _finish_statement(columns: tuple[str, ...], with_attempt: bool = False) -> Any:
     """The UPDATE that records a job's outcome, setting ``columns``, built once per shape (the worker runs one
-    per invitation, and building and caching-keying a fresh statement cost as much as the round trip)."""
-    return (
+    per invitation, and building and caching-keying a fresh statement cost as much as the round trip); with
+    ``with_attempt``, the attempt's INSERT rides in it (``deliveries.recorded``, PostgreSQL only)."""
+    statement = (
         update(invitations)
         .where(invitations.c.id == bindparam("b_job_id"), invitations.c.lease_token == bindparam("b_lease_token"),
                invitations.c.state == SENDING)
         .values(lease_token=None, updated_at=bindparam("b_updated_at"),
                 **{name: bindparam(f"b_new_{name}") for name in columns})
     )
+    return statement.add_cte(*recorded()) if with_attempt else statement
 
 
 def _waiting_values(row: NewInvitation, now: datetime) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class Outbox:
     def __init__(self, database: Database, sealer: Sealer):
         self.database = database
         self.sealer = sealer
+        self.shard = secrets.randbelow(COUNT_SHARDS)  # this process's rows of delivery_counts (schema)
 
     def add(self, rows: Sequence[NewInvitation], *, domain: str, now: datetime) -> list[bool | None]:
         """Store each new invitation in one transaction; per row, True if stored, False if a duplicate, None if the
@@ -260,14 +264,18 @@ class Outbox:
             return conn.execute(statement).rowcount == 1
 
     def _finish(self, job: Job, now: datetime, attempt: Attempt | None = None, **values: Any) -> bool:
-        statement = _finish_statement(tuple(sorted(values)))
+        in_statement = attempt is not None and self.database.dialect == "postgresql"
+        statement = _finish_statement(tuple(sorted(values)), in_statement)
         parameters = {f"b_new_{name}": value for name, value in values.items()}
-        # one UPDATE per invitation the worker sends, autocommitted on PostgreSQL; with its attempt, one transaction
-        with self.database.writing(one_statement=attempt is None) as conn:
+        if attempt is not None and in_statement:
+            parameters.update(recorded_parameters(job.id, attempt, self.shard))
+        # one statement per invitation the worker sends, autocommitted on PostgreSQL (its attempt's INSERT in it);
+        # on SQLite the UPDATE and the attempt's INSERT in one transaction
+        with self.database.writing(one_statement=attempt is None or in_statement) as conn:
             result = conn.execute(statement, {"b_job_id": job.id, "b_lease_token": job.lease_token,
                                               "b_updated_at": now, **parameters})
-            if attempt is not None:
-                record(conn, job.id, attempt)
+            if attempt is not None and not in_statement:
+                record(conn, job.id, attempt, self.shard)
             return result.rowcount == 1
 
     def mark_sent(self, job: Job, *, now: datetime, attempt: Attempt | None = None) -> bool:

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, func, select
 
 from .engine import Database
 from .schema import DELIVERED, STATES, UTCDateTime, deliveries, invitations, queued
-from .search import EVERYTHING, InvitationFilter, filter_clause
 from .sealed import Sealer
+from .search import EVERYTHING, InvitationFilter, filter_clause
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,18 @@ deliveries = Table(
 )
 Index("ix_deliveries_invitation", deliveries.c.invitation_id, deliveries.c.attempted_at)
 Index("ix_deliveries_outcome_at", deliveries.c.outcome, deliveries.c.attempted_at)
+
+# The attempts counted by (sender, outcome), for ``receiver_deliveries_total``: each attempt adds one to a row in the
+# statement (or transaction) that records it, so that a scrape sums a few rows instead of counting ``deliveries``.
+# ``shard``: each worker adds to one of ``COUNT_SHARDS`` rows per (sender, outcome), drawn at random when it
+# starts, so that workers seldom wait for one another's row lock.
+COUNT_SHARDS = 16
+delivery_counts = Table(
+    "delivery_counts",
+    metadata,
+    Column("sender", String(MAX_SENDER), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("sender", "outcome", "shard", name="pk_delivery_counts"),
+)

@@ -2,6 +2,7 @@
 health (``store.deliveries.summary``), ``receiver status`` and ``/metrics`` are read from those rows, so that they
 agree whichever process reads them."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,9 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select
 
 from receiver.config import load_settings
+from receiver.invitation import Invitation
 from receiver.senders import SendFailure
 from receiver.status import read_status, status_lines
-from receiver.store import Store, deliveries, invitations
+from receiver.store import Attempt, NewInvitation, Store, deliveries, invitations
 from receiver.web import create_app
 from support.data import base_env
 from support.workers import ScriptedSender, make_worker
@@ -59,6 +61,17 @@ def test_a_permanent_failure_and_a_sender_bug_are_recorded_without_personal_data
     assert (dead.outcome, dead.code, dead.error) == ("permanent", "smtp 550", "550 mailbox unavailable")
     assert (bug.outcome, bug.code, bug.error) == ("error", "KeyError", "unexpected KeyError in the sender")
     assert store.deliveries.history(3) == []
+
+
+def test_an_attempt_is_recorded_even_when_the_lease_was_lost(store, clock):
+    add(store, clock)
+    [job] = store.outbox.claim(now=clock(), limit=1, lease_seconds=60)
+    attempt = Attempt(sender="log", outcome="sent", attempted_at=clock(), duration_seconds=0.01)
+    assert store.outbox.mark_sent(replace(job, lease_token="not-ours"), now=clock(), attempt=attempt) is False
+    assert [row.outcome for row in store.deliveries.history(1)] == ["sent"]  # the attempt was made all the same
+    assert store.reports.get(1).state == "sending"
+    assert store.outbox.mark_sent(job, now=clock(), attempt=attempt) is True
+    assert len(store.deliveries.history(1)) == 2 and store.reports.get(1).state == "sent"
 
 
 def test_the_summary_has_the_last_success_the_failures_and_the_oldest_undelivered(store, clock):
@@ -153,3 +166,21 @@ def test_metrics_count_the_attempts_of_workers_in_other_processes(store, databas
     assert found[("receiver_last_delivery_timestamp_seconds", ())] == clock().timestamp()
     assert found[("receiver_delivery_failure_ratio_15m", ())] == 0.5
     assert found[("receiver_undelivered_invitations", ())] == 1
+
+
+def test_purge_and_forget_clear_the_attempts_error_texts_and_keep_the_rest(store, clock):
+    add(store, clock, "R-1")
+    worker, _ = make_worker(store, clock, ScriptedSender(SendFailure("550 refused", transient=False, code="smtp 550")),
+                            WORKER_BATCH="1")
+    worker.drain()
+    bo = Invitation(message_id="m-R-2", email="bo@example.com", name="Bo", ref="R-2")
+    store.outbox.add([NewInvitation(bo)], domain="example.com", now=clock())
+    worker.sender = ScriptedSender(SendFailure("451 later", transient=True, code="smtp 451"))
+    worker.drain()
+    clock.advance(days=31)
+    assert store.erasure.purge(now=clock(), older_than_seconds=30 * 86400) == 1  # R-1 is dead, R-2 still retrying
+    assert [(row.code, row.error) for row in store.deliveries.history(1)] == [("smtp 550", None)]
+    assert [(row.code, row.error) for row in store.deliveries.history(2)] == [("smtp 451", "451 later")]
+    store.erasure.forget("bo@example.com", now=clock())
+    assert [(row.outcome, row.code, row.error) for row in store.deliveries.history(2)] == [
+        ("transient", "smtp 451", None)]

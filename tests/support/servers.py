@@ -6,13 +6,15 @@ Plus a throwaway certificate authority made at test time, so TLS is real too: a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
 import logging
+import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -204,6 +206,7 @@ class Callback:
     url: str = ""
     requests: list[Request] = field(default_factory=list)
     replies: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    stop: Callable[[], None] = lambda: None  # the server goes down: refuses connections, drops the kept-alive ones
 
     @property
     def connections(self) -> int:
@@ -235,17 +238,33 @@ def callback_server(path: str = "/hooks/trustpilot") -> Iterator[Callback]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    accepted: list[socket.socket] = []
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            accepted.append(request)
+            super().process_request(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
     thread.start()
     callback.url = f"http://127.0.0.1:{server.server_port}{path}"
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        for connection in accepted:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        thread.join(5)
+
+    callback.stop = stop
     try:
         yield callback
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        stop()
 
 
 # -- reading what arrived -------------------------------------------------------------------------

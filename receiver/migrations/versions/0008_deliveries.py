@@ -1,4 +1,5 @@
-"""Every delivery attempt: one row of ``deliveries`` per attempt (when, sender, outcome, code, fixed text, duration).
+"""Every delivery attempt: one row of ``deliveries`` per attempt (when, sender, outcome, code, fixed text, duration),
+and ``delivery_counts``, the attempts counted by sender and outcome.
 
 Revision ID: 0008
 Revises: 0007
@@ -32,7 +33,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_deliveries_invitation", "deliveries", ["invitation_id", "attempted_at"])
     op.create_index("ix_deliveries_outcome_at", "deliveries", ["outcome", "attempted_at"])
+    op.create_table(
+        "delivery_counts",
+        sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("shard", sa.Integer, nullable=False),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("sender", "outcome", "shard", name="pk_delivery_counts"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("delivery_counts")
     op.drop_table("deliveries")
