@@ -105,7 +105,7 @@ class Sealer:
         self.database = database
         # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): the rows this call made, not a racer's
         self._make = (database.insert(customer_keys).on_conflict_do_nothing()
-                      .returning(customer_keys.c.subject, customer_keys.c.secret, sort_by_parameter_order=True))
+                      .returning(customer_keys.c.subject, customer_keys.c.secret))
 
     def address_subject(self, email: Any) -> str | None:
         """The subject of an address and what came with it: its address key (None: not an address)."""
