@@ -94,8 +94,11 @@ class Traits:
                   "updated_at": insert.excluded.updated_at, "user_id": insert.excluded.user_id},
             where=user_traits.c.observed_at <= insert.excluded.observed_at,
         )
-        with self.database.intake_write(), self.database.engine.begin() as conn:
-            conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
+        def merge() -> None:
+            with self.database.intake_write(), self.database.engine.begin() as conn:
+                conn.execute(statement, rows)  # executemany: SQLAlchemy pages the rows, the statement is compiled once
+
+        self.database.once_more(merge)  # on a lost connection: merging the same values again changes nothing
         return len(rows)
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -110,8 +113,13 @@ class Traits:
         if not wanted:
             return found
         columns = (user_traits.c.identity, user_traits.c.name, user_traits.c.value, user_traits.c.user_id)
-        with self.database.reading() as conn:
-            for chunk in chunks(wanted):
-                for row in conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))):
-                    found.setdefault(row.identity, {})[row.name] = StoredTrait(row.value, row.user_id)
-        return found
+
+        def read() -> dict[str, dict[str, StoredTrait]]:
+            found.clear()
+            with self.database.reading() as conn:
+                for chunk in chunks(wanted):
+                    for row in conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))):
+                        found.setdefault(row.identity, {})[row.name] = StoredTrait(row.value, row.user_id)
+            return found
+
+        return self.database.once_more(read)  # intake reads these: a lost connection costs no request
