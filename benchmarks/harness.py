@@ -338,7 +338,8 @@ def wsgi_receiver(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(devnull)
-        settings = load_settings(keys_environ(database, workdir), intake=True)
+        # DB_TIMEOUT at its most: a 1,000-message batch on a busy machine may take seconds before it reaches the store
+        settings = load_settings(keys_environ(database, workdir) | {"DB_TIMEOUT": "9s"}, intake=True)
         store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
         try:
             store.upgrade()
