@@ -68,4 +68,4 @@ def bench_batches(setup: Setup, report: Report) -> None:
             batch_s = batch_seconds(session, url, setup.seed, run)
         value = ratio(batch_s, single_s)
         report.add("batch", f"{label}: per message, batch vs single", fmt_ms(batch_s), fmt_ms(single_s),
-                   f"{value:.3f}", "≤ 0.2", value <= 0.2)
+                   f"{value:.3f}", "≤ 0.05", value <= 0.05)

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import batches, delivery, growth, harness, intake, links, load, scrape, slow
+from . import batches, delivery, growth, harness, intake, links, load, scrape, slow, stages
 from .report import Report, command_line, machine, write_results
 
-SECTIONS = ("link", "intake", "batch", "delivery", "growth", "slow", "metrics")
+SECTIONS = ("link", "intake", "batch", "delivery", "growth", "slow", "metrics", "stages")
 
 HELPERS: dict[str, Callable[[list[str]], None]] = {
     "_bare": lambda args: harness.serve_bare(int(args[0]), int(args[1])),
@@ -24,6 +24,7 @@ HELPERS: dict[str, Callable[[list[str]], None]] = {
     "_sink": lambda args: delivery.sink_main(),
     "_send": lambda args: delivery.send_main(*args),
     "_load": lambda args: load.python_load_main(*args),
+    "_stages": lambda args: stages.stages_main(*args),
 }
 
 
@@ -64,6 +65,8 @@ def run_parts(setup: harness.Setup, report: Report, wanted: Sequence[str]) -> No
         slow.bench_slow(setup, report)
     if "metrics" in wanted:
         scrape.bench_scrape(setup, report)
+    if "stages" in wanted:
+        stages.bench_stages(setup, report)
     if setup.postgres:
         harness.reset_postgres(setup.postgres)
 

@@ -195,10 +195,10 @@ def server(kind: str, environ: dict[str, str], workdir: Path, workers: int) -> I
             stop(process)
 
 
-def serve_bare(port: int, workers: int) -> None:
-    """A Flask endpoint that only answers 200, under ``receiver serve``'s own gunicorn options."""
+def bare_app() -> Any:
+    """The baseline: a Flask endpoint that only answers 200 (served by ``serve_bare``, called in process by
+    ``stages``)."""
     from flask import Flask, jsonify
-    from gunicorn.app.base import BaseApplication
 
     app = Flask("bare")
 
@@ -209,6 +209,15 @@ def serve_bare(port: int, workers: int) -> None:
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify({"status": "ok"}), 200
+
+    return app
+
+
+def serve_bare(port: int, workers: int) -> None:
+    """A Flask endpoint that only answers 200, under ``receiver serve``'s own gunicorn options."""
+    from gunicorn.app.base import BaseApplication
+
+    app = bare_app()
 
     class Bare(BaseApplication):
         def load_config(self) -> None:
@@ -271,7 +280,7 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-# -- the receiver's internals: the only functions here that import them ------------------------------------------
+# -- the receiver's internals: the only functions here that import them, and STAGES ------------------------------
 
 @dataclass
 class Outbox:
@@ -315,6 +324,91 @@ def metrics_client(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
         store.close()
 
 
+@contextmanager
+def wsgi_receiver(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
+    """The receiver's WSGI app on ``database`` (migrated), as ``receiver serve`` loads it in a worker, and its
+    store; logging configured as ``serve`` has it (INFO, text), its lines written to /dev/null."""
+    import logging
+
+    from receiver import logs
+    from receiver.config import load_settings
+    from receiver.store import Store
+    from receiver.web import create_app
+
+    logs.setup("INFO", "text")
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(devnull)
+        # DB_TIMEOUT at its most: a 1,000-message batch on a busy machine may take seconds before it reaches the store
+        settings = load_settings(keys_environ(database, workdir) | {"DB_TIMEOUT": "9s"}, intake=True)
+        store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+        try:
+            store.upgrade()
+            yield create_app(settings, store=store), store
+        finally:
+            store.close()
+
+
+# Where a request's time goes: each stage is the functions its time is spent in (exclusive of the other stages'
+# functions they call); what no stage covers is Flask's and werkzeug's own work, and the code between them.
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("auth", "receiver.web.endpoints", "authenticate"),
+    ("body", "receiver.web.endpoints", "_raw_body"),
+    ("JSON", "receiver.web.endpoints", "_json_body"),
+    ("schema", "receiver.intake:Intake", "parse"),
+    ("rules", "receiver.intake:Intake", "process"),
+    ("store", "receiver.store.outbox:Outbox", "add"),
+    ("store", "receiver.store.traits:Traits", "recalled"),
+    ("store", "receiver.store.traits:Traits", "remember"),
+    ("response", "receiver.web.endpoints", "jsonify"),
+    ("logging", "logging:Logger", "_log"),
+    ("metrics", "prometheus_client.metrics:MetricWrapperBase", "labels"),
+    ("metrics", "prometheus_client.metrics:Counter", "inc"),
+    ("metrics", "prometheus_client.metrics:Histogram", "observe"),
+)
+
+
+@contextmanager
+def stage_timers(clock: Callable[[], float] = time.perf_counter) -> Iterator[dict[str, float]]:
+    """Seconds spent in each of ``STAGES`` while the block runs (each function timed without the stages it calls)."""
+    import importlib
+
+    totals: dict[str, float] = {stage: 0.0 for stage, _, _ in STAGES}
+    stack: list[list[float]] = []
+    undo: list[tuple[Any, str, Any]] = []
+
+    def timed(stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            inner = [0.0]
+            stack.append(inner)
+            started = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = clock() - started
+                stack.pop()
+                totals[stage] += elapsed - inner[0]
+                if stack:
+                    stack[-1][0] += elapsed
+        return wrapper
+
+    for stage, where, name in STAGES:
+        module_name, _, class_name = where.partition(":")
+        owner = importlib.import_module(module_name)
+        owner = getattr(owner, class_name) if class_name else owner
+        if name not in vars(owner):
+            raise RuntimeError(f"stage {stage}: {where}.{name} is gone; adapt benchmarks/harness.py STAGES")
+        original = vars(owner)[name]
+        undo.append((owner, name, original))
+        setattr(owner, name, timed(stage, original))
+    try:
+        yield totals
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+
+
 def query_plans(store: Any, action: Callable[[], Any]) -> list[str]:
     """Each statement ``action`` sends to the store's database, with the plan the database chooses for it."""
     from sqlalchemy import event
@@ -354,6 +448,14 @@ def gunicorn_options(port: int, workers: int) -> dict[str, Any]:
     from receiver.server import gunicorn_options as receiver_options
 
     return receiver_options("127.0.0.1", port, workers)
+
+
+def server_description(workers: int) -> str:
+    """Which server and worker class ``receiver serve`` runs (and the bare endpoint with it), for the table."""
+    options = gunicorn_options(free_port(), workers)
+    worker = options["worker_class"]
+    name = worker if isinstance(worker, str) else f"{worker.__module__}.{worker.__qualname__}"
+    return f"gunicorn master, {options['workers']} × {name} (waitress inside, {options['threads']} threads each)"
 
 
 def gthread_options(port: int, workers: int) -> dict[str, Any]:

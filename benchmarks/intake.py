@@ -9,9 +9,23 @@ from contextlib import ExitStack
 
 from sqlalchemy import func, select
 
-from .harness import BARE, GTHREAD, RECEIVER, Setup, alternating, keys_environ, opened_outbox, ratio, reset_postgres, server
+from .harness import (
+    BARE,
+    GTHREAD,
+    RECEIVER,
+    Setup,
+    alternating,
+    keys_environ,
+    opened_outbox,
+    ratio,
+    reset_postgres,
+    server,
+    server_description,
+)
 from .load import ROUNDS, Load, combined, load_against
 from .report import Report, fmt_ms, fmt_rate
+
+P99_GOAL = {"intake": 0.05}  # seconds (issue 16); growth keeps its 100 ms
 
 
 def count_rows(database: str) -> int:
@@ -43,8 +57,9 @@ def intake_pair(setup: Setup, report: Report, database: str, label: str, section
     report.add(section, f"{label}: events/s{tool} ({stored:,} stored)", fmt_rate(ours.rate), fmt_rate(bare.rate),
                f"{throughput:.2f}", "≥ 0.5 × bare", throughput >= 0.5)
     report.add(section, f"{label}: p50 latency", fmt_ms(ours.p50), fmt_ms(bare.p50), f"{ratio(ours.p50, bare.p50):.2f}")
+    p99_goal = P99_GOAL.get(section, 0.1)
     report.add(section, f"{label}: p99 latency", fmt_ms(ours.p99), fmt_ms(bare.p99), f"{ratio(ours.p99, bare.p99):.2f}",
-               "p99 < 100 ms", ours.p99 < 0.1)
+               f"p99 < {p99_goal * 1000:.0f} ms", ours.p99 < p99_goal)
     if against_gthread:
         old = combined(runs[2])
         kept = ratio(ours.rate, old.rate)
@@ -61,6 +76,8 @@ def bench_intake(setup: Setup, report: Report) -> None:
     print(f"2. intake over HTTP: receiver serve against a bare Flask endpoint and against the receiver under gthread "
           f"(the server before issue 17), {setup.workers} gunicorn workers, {setup.connections} connections, "
           f"{setup.seconds:.0f}s each in {ROUNDS} alternating turns", flush=True)
+    report.add("intake", "server (receiver serve's; the bare endpoint's the same)", server_description(setup.workers),
+               "gthread (before 17)", "")
     sqlite_url = f"sqlite:///{setup.workdir / 'intake.db'}"
     intake_pair(setup, report, sqlite_url, "SQLite", against_gthread=True)
     if setup.postgres:

@@ -112,16 +112,32 @@ def is_order(message: Message, names: Iterable[str] = ORDER_EVENTS) -> bool:
             and squash(message.event) in {squash(name) for name in names})
 
 
+@lru_cache(maxsize=1024)
+def _ranks(names: tuple[str, ...]) -> dict[str, int]:
+    """Each of ``names`` squashed, with its place in the order they are tried (two that squash alike: the first)."""
+    ranks: dict[str, int] = {}
+    for name in names:
+        ranks.setdefault(squash(name), len(ranks))
+    return ranks
+
+
+def _first(item: tuple[int, str, Any]) -> int:
+    return item[0]
+
+
 def lookup(source: Mapping[str, Any], names: Iterable[str], *, keep_null: bool = False) -> tuple[str, Any] | None:
     """The first value in ``source`` under one of ``names``, tried in their order, keys compared without case or
     separators; with the key it was under. A value that says nothing (``text.is_absent``: null, blank,
     ``undefined``, ``n/a``...) is skipped, so the next name is tried. None when no name has a value, or with
     ``keep_null`` the first explicit null, when there is one (an identify's null clears a stored trait)."""
-    keyed: dict[str, list[tuple[str, Any]]] = {}
-    for key, value in source.items():
-        if isinstance(key, str):
-            keyed.setdefault(squash(key), []).append((key, value))
-    found = [hit for name in dict.fromkeys(squash(name) for name in names) for hit in keyed.get(name, ())]
+    ranks = _ranks(names if isinstance(names, tuple) else tuple(names))
+    ranked = []
+    for key, value in source.items():  # one pass, each key squashed once (cached): called a score of times a message
+        rank = ranks.get(squash(key)) if isinstance(key, str) else None
+        if rank is not None:
+            ranked.append((rank, key, value))
+    ranked.sort(key=_first)  # stable: within one name, the keys in the order sent
+    found = [(key, value) for _, key, value in ranked]
     given = next((hit for hit in found if not is_absent(hit[1])), None)
     if given is None and keep_null:
         return next((hit for hit in found if hit[1] is None), None)

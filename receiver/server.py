@@ -30,6 +30,7 @@ def gunicorn_options(host: str, port: int, workers: int, log: tuple[str, str] | 
     # imported here: it imports the web package, and so prometheus_client, which must come after metrics_folder
     from .http_worker import RequestLimits, WaitressWorker
 
+    logs.lean_records()  # in the master, so in every worker it forks
     return {
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..privacy import stored_address_key
 from . import causes
+
+T = TypeVar("T")
 
 
 class MissingDataKey(RuntimeError):
@@ -37,6 +41,11 @@ class StoreUnavailable(RuntimeError):
     def __init__(self, message: str = "", *, kind: str = causes.UNAVAILABLE):
         super().__init__(message or UNAVAILABLE)
         self.kind = kind
+
+
+class ConnectionLost(StoreUnavailable):
+    """The connection in use was lost (a killed backend, a restarted server): the pool drops it and the ones opened
+    with it; ``Database.once_more`` tries the write again on a fresh one."""
 
 
 UNAVAILABLE = "the database is unavailable or locked; try again"
@@ -75,18 +84,32 @@ def _outage(url: str) -> Any:
         """A driver's outage (unreachable, locked, timed out, a connection lost, a schema not migrated) as the
         store's own exception, saying why.
 
-        Programming errors (a bad statement, a broken constraint) stay what they are. A failed pre-ping is left to
-        the pool, which then opens a fresh connection: only that one's failure is an outage.
+        Programming errors (a bad statement, a broken constraint) stay what they are. A lost connection is
+        ``ConnectionLost`` (SQLAlchemy drops it from the pool, with the ones opened before it), which intake's
+        writes try once more on a fresh one (``Database.once_more``).
         """
-        if context.is_pre_ping:
-            return None
         cause = causes.classify(context.original_exception, url)
-        if (isinstance(context.sqlalchemy_exception, OperationalError) or context.is_disconnect
+        if context.is_disconnect:
+            return ConnectionLost(cause.text, kind=cause.kind)  # raised ``from`` the driver's exception
+        if (isinstance(context.sqlalchemy_exception, OperationalError)
                 or (isinstance(context.sqlalchemy_exception, DBAPIError) and cause.kind in _OUTAGE_CAUSES)):
-            return StoreUnavailable(cause.text, kind=cause.kind)  # raised ``from`` the driver's exception
+            return StoreUnavailable(cause.text, kind=cause.kind)
         return None
 
     return outage
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The pool's check of a PostgreSQL connection it hands out, instead of a pre-ping's ``SELECT 1`` round trip
+    (0.12 ms per request): an idle connection has nothing to read, so one whose socket is readable (the server's
+    "terminating connection" and its close) or that is closed is dropped, and the pool opens a fresh one. What
+    this cannot see (a connection lost while in use, or silently) the intake write survives by trying once more."""
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection")
 
 
 def _sqlite_pragmas(timeout_seconds: float) -> Any:
@@ -109,7 +132,6 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
     else:
         engine = create_engine(
             url,
-            pool_pre_ping=True,
             pool_size=5,
             max_overflow=10,
             pool_timeout=timeout_seconds,
@@ -119,6 +141,7 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
                 f" -c lock_timeout={int(timeout_seconds * 1000)}",
             },
         )
+        event.listen(engine, "checkout", _closed_by_server)
     event.listen(engine, "handle_error", _outage(url), retval=True)
     return engine
 
@@ -126,6 +149,24 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
 def dialect_insert(table: Table, dialect: str) -> Any:
     """``dialect``'s INSERT for ``table``, which knows ``ON CONFLICT``."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An INSERT compiled once, and what SQLAlchemy does to each value on the way to the driver (a column type's
+    bind processor: a UTC time made naive, a JSON list serialised), done here without compiling, caching or keying
+    the statement again for every row: ``Connection.exec_driver_sql(prepared.sql, prepared.parameters(row))``
+    keeps the engine's connection handling and its ``handle_error`` hook."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [row[name] if process is None else process(row[name])
+                  for name, process in zip(self.names, self.processors, strict=True)]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
 class Database:
@@ -204,6 +245,18 @@ class Database:
         with self.engine.begin() as conn, self._within(conn, left if shorter else None):
             yield conn
 
+    def once_more(self, write: Callable[[], T]) -> T:
+        """``write()``, and on PostgreSQL once more if it lost its connection (``ConnectionLost``): the pool has
+        dropped the lost one, so the second try runs on a fresh connection. Only for writes that may run twice:
+        an ``INSERT ... ON CONFLICT DO NOTHING`` whose first try committed finds its rows stored and says so.
+        A second loss, or any other outage, is ``StoreUnavailable`` as before; SQLite is never retried."""
+        try:
+            return write()
+        except ConnectionLost:
+            if self.dialect != "postgresql":
+                raise
+        return write()
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         left = self.time_left()
@@ -241,6 +294,15 @@ class Database:
                 if not busy or time.monotonic() >= give_up:
                     return not busy
                 time.sleep(CHECKPOINT_PAUSE)
+
+    def prepared(self, statement: Any, columns: Sequence[str]) -> Prepared:
+        """``statement`` compiled once for this dialect, for rows of ``columns`` (see ``Prepared``)."""
+        dialect = self.engine.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        table = statement.table
+        processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
+        names = tuple(compiled.positiontup) if dialect.positional else tuple(columns)
+        return Prepared(str(compiled), names, tuple(processors[name] for name in names), dialect.positional)
 
     def insert(self, table: Table) -> Any:
         """The dialect's INSERT for ``table``, which knows ``ON CONFLICT``."""

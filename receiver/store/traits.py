@@ -135,9 +135,12 @@ class Traits:
                   "address_key": insert.excluded.address_key},
             where=user_traits.c.observed_at <= insert.excluded.observed_at,
         )
-        with self.database.intake_write(), self.database.engine.begin() as conn:
-            # executemany: SQLAlchemy pages the rows, the statement is compiled once
-            conn.execute(statement, _sealed(self.sealer, rows, rows[0]["updated_at"], conn))
+        def merge() -> None:
+            with self.database.intake_write(), self.database.engine.begin() as conn:
+                # executemany: SQLAlchemy pages the rows, the statement is compiled once
+                conn.execute(statement, _sealed(self.sealer, rows, rows[0]["updated_at"], conn))
+
+        self.database.once_more(merge)  # on a lost connection: merging the same values again changes nothing
 
     def known(self, identities: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored traits of each identity asked for that has any (their values; an ``ADDRESS_MARK`` is none), in
@@ -154,11 +157,16 @@ class Traits:
             return found
         columns = (user_traits.c.identity, user_traits.c.name, user_traits.c.value, user_traits.c.user_id,
                    user_traits.c.address_key)
-        with self.database.reading() as conn:
-            for chunk in chunks(wanted):
-                rows = conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))).all()
-                keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.value, row.user_id)])
-                for row in rows:
-                    found.setdefault(row.identity, {})[row.name] = StoredTrait(keys.open_value(row.value),
-                                                                               keys.open(row.user_id), row.address_key)
-        return found
+
+        def read() -> dict[str, dict[str, StoredTrait]]:
+            found.clear()
+            with self.database.reading() as conn:
+                for chunk in chunks(wanted):
+                    rows = conn.execute(select(*columns).where(user_traits.c.identity.in_(chunk))).all()
+                    keys = self.sealer.opener(conn, [cell for row in rows for cell in (row.value, row.user_id)])
+                    for row in rows:
+                        found.setdefault(row.identity, {})[row.name] = StoredTrait(
+                            keys.open_value(row.value), keys.open(row.user_id), row.address_key)
+            return found
+
+        return self.database.once_more(read)  # intake reads these: a lost connection costs no request

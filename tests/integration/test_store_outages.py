@@ -86,7 +86,7 @@ def test_a_connection_the_server_dropped_is_replaced_not_an_outage(postgres_sche
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     admin = create_engine(url)
     with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})  # returns once it is gone
     admin.dispose()
-    assert store.reports.counts()["pending"] == 0  # the pre-ping found it dead; the pool opened a fresh one
+    assert store.reports.counts()["pending"] == 0  # the pool's checkout found it dead and opened a fresh one
     store.close()
