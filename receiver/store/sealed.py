@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..invitation import Invitation
 from .engine import Database, StoreUnavailable
-from .schema import customer_keys, invitations, user_traits
+from .schema import customer_keys, deliveries, invitations, user_traits
 
 PREFIX = "s1."
 SUBJECT_LENGTH = 64  # hex characters of an HMAC-SHA256, like an address key
@@ -206,8 +206,7 @@ class Sealer:
         while True:
             try:
                 with self.database.engine.begin() as conn:
-                    for table in dict.fromkeys((customer_keys, *rewrite)):
-                        _rewrite(conn, table)
+                    _rewrite(conn, _with_referrers((customer_keys, *rewrite)))
                 return True
             except (StoreUnavailable, OperationalError):
                 if time.monotonic() >= give_up:
@@ -215,15 +214,27 @@ class Sealer:
                 time.sleep(COMPACT_PAUSE)
 
 
-def _rewrite(conn: Connection, table: Table) -> None:
-    """Replace ``table``'s file by one that holds its live rows only (in the caller's transaction).
+def _with_referrers(tables: Sequence[Table]) -> list[Table]:
+    """``tables`` and, after each, the tables whose foreign keys point at it (PostgreSQL truncates a referenced table
+    only together with them): ``invitations`` takes ``deliveries`` along."""
+    wanted = list(dict.fromkeys(tables))
+    if invitations in wanted and deliveries not in wanted:
+        wanted.insert(wanted.index(invitations) + 1, deliveries)
+    return wanted
+
+
+def _rewrite(conn: Connection, tables: Sequence[Table]) -> None:
+    """Replace each table's file by one that holds its live rows only (in the caller's transaction).
 
     ``VACUUM FULL`` would keep every deleted row that some open snapshot might still see, and the snapshot of any
     transaction running anywhere in the cluster holds that back: a long one in another database is enough. A
     ``TRUNCATE`` gives the table a new, empty file whatever runs meanwhile (the old file is unlinked at commit), and
-    the live rows are copied back from a temporary table dropped at commit."""
-    name = table.name
-    conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE rewrite_{name} ON COMMIT DROP AS SELECT * FROM {name}")
-    conn.exec_driver_sql(f"TRUNCATE {name}")
-    conn.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM rewrite_{name}")
+    the live rows are copied back from a temporary table dropped at commit; the tables are truncated in one
+    statement and filled again in order (a referenced one before those referring to it)."""
+    names = [table.name for table in tables]
+    for name in names:
+        conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE rewrite_{name} ON COMMIT DROP AS SELECT * FROM {name}")
+    conn.exec_driver_sql(f"TRUNCATE {', '.join(names)}")
+    for name in names:
+        conn.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM rewrite_{name}")

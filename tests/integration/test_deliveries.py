@@ -181,6 +181,6 @@ def test_purge_and_forget_clear_the_attempts_error_texts_and_keep_the_rest(store
     assert store.erasure.purge(now=clock(), older_than_seconds=30 * 86400) == 1  # R-1 is dead, R-2 still retrying
     assert [(row.code, row.error) for row in store.deliveries.history(1)] == [("smtp 550", None)]
     assert [(row.code, row.error) for row in store.deliveries.history(2)] == [("smtp 451", "451 later")]
-    store.erasure.forget("bo@example.com", now=clock())
+    store.erasure.forget([store.address_key("bo@example.com")], now=clock())
     assert [(row.outcome, row.code, row.error) for row in store.deliveries.history(2)] == [
         ("transient", "smtp 451", None)]

@@ -134,7 +134,7 @@ def test_a_mail_client_s_one_click_post_works_without_cookie_or_form_token_even_
 def test_a_post_for_an_erased_invitation_still_says_done(client, store, clock):
     add_invitation(store, clock)
     row = stored(store)
-    store.erasure.forget("ann@example.com", now=clock())
+    store.erasure.forget([store.address_key("ann@example.com")], now=clock())
     answer = client.post(path_of(row), data=b"List-Unsubscribe=One-Click", headers=ONE_CLICK)
     assert answer.status_code == 200 and "You are unsubscribed" in answer.get_data(as_text=True)
 
