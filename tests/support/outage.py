@@ -19,7 +19,7 @@ from receiver.store import Store
 from receiver.web import create_app
 from receiver.worker import Backoff
 from support.clock import FakeClock
-from support.data import ROOT, base_env, basic_auth, fixture
+from support.data import DATA_KEY_BYTES, ROOT, base_env, basic_auth, fixture
 from support.servers import callback_server
 from support.workers import worker_for
 
@@ -67,7 +67,7 @@ def run_outage(database_url: str, *, healthy_steps: int = 10, outage_steps: int 
     worker delivers what is due, and ``/metrics`` is scraped."""
     clock = FakeClock()
     outage = Outage(healthy_steps)
-    store = Store(database_url)
+    store = Store(database_url, data_key=DATA_KEY_BYTES)
     with callback_server() as callback:
         env = base_env(DATABASE_URL=database_url, SENDER="http", CALLBACK_URL=callback.url,
                        CALLBACK_SECRET="whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", CALLBACK_TIMEOUT="2s")
