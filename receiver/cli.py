@@ -116,7 +116,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply the migrations (the Procfile's release line runs this)."""
-    upgraded_store(database_or_exit()).close()
+    upgraded_store(database_or_exit(data_key=False)).close()
     click.echo("database is at the newest schema")
 
 

@@ -122,11 +122,10 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply the migrations up to the newest (``receiver db upgrade``); safe to run concurrently. A store with
-        ``DATA_KEY`` that was behind also gives the addresses stored before address keys theirs (a migration cannot:
+        ``DATA_KEY`` also gives the addresses stored without an address key theirs (a migration cannot:
         it has no ``DATA_KEY``)."""
-        behind = not migrations.is_migrated(self.database.engine)
         migrations.upgrade(self.database.engine)
-        if behind and self.database.has_data_key:
+        if self.database.has_data_key:  # also after an upgrade made without DATA_KEY: rows without a key are found
             self.erasure.backfill()
 
     def is_migrated(self) -> bool:

@@ -6,10 +6,9 @@ from click.testing import CliRunner
 
 from receiver.cli import main
 
-COMMANDS = [["status"], ["retry"], ["retry", "--dead"], ["purge"], ["config"]]
-# these find customers by address key, or give stored addresses theirs: DATA_KEY, never a Trustpilot key
-KEYED = [["forget", "jane@example.com"], ["suppress", "jane@example.com"], ["unsuppress", "jane@example.com"],
-         ["db", "upgrade"]]
+COMMANDS = [["status"], ["retry"], ["retry", "--dead"], ["purge"], ["db", "upgrade"], ["config"]]
+# these find customers by address key: DATA_KEY, never a Trustpilot key
+KEYED = [["forget", "jane@example.com"], ["suppress", "jane@example.com"], ["unsuppress", "jane@example.com"]]
 NO_KEYS = {"TRUSTPILOT_DOMAIN": "", "TRUSTPILOT_ENCRYPT_KEY": "", "TRUSTPILOT_AUTH_KEY": "", "SEGMENT_API_KEYS": "",
            "SENDER": ""}
 

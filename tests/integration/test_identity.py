@@ -113,3 +113,23 @@ def test_anonymous_traits_stored_before_the_upgrade_serve_nobody(sqlite_url, tmp
     assert customer_traits(None, "old", recalled) == {} and customer_traits("x", "old", recalled) == {}
     assert customer_traits("old", None, recalled) == {"email": "user@example.com"}
     store.close()
+
+
+def test_an_upgrade_made_without_data_key_leaves_the_keys_to_the_next_store_that_has_it(sqlite_url):
+    """``db upgrade`` needs no DATA_KEY; the addresses stored before address keys get theirs from the next
+    upgrade that has it (the worker's or a command's start on SQLite, the next release on PostgreSQL)."""
+    old = Store(sqlite_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        conn.exec_driver_sql("INSERT INTO user_traits (identity, name, value, observed_at, updated_at, user_id) VALUES "
+                             "('user:old', 'email', '\"Old@Example.com\"', '2026-01-01', '2026-01-01', 'old')")
+    old.upgrade()  # without DATA_KEY: migrated, no key given
+    assert old.is_migrated()
+    old.close()
+    keyed = Store(sqlite_url, data_key=DATA_KEY_BYTES)
+    keyed.upgrade()
+    assert keyed.traits.recalled(["user:old"])["user:old"]["email"].address_key == keyed.address_key("old@example.com")
+    keyed.close()
