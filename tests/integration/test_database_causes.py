@@ -2,7 +2,6 @@
 databases; a command prints it; the worker logs a cause once when it changes (and when the database is back), not
 at every poll, and the driver's exception only at DEBUG."""
 
-import sqlite3
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -79,19 +78,8 @@ def test_an_unmigrated_schema_says_to_run_the_upgrade(unmigrated_database_url):
     assert exc.kind == causes.NOT_MIGRATED and "run 'receiver db upgrade'" in str(exc)
 
 
-def test_a_locked_sqlite_file_is_locked(sqlite_url, tmp_path):
-    migrated = Store(sqlite_url)
-    migrated.upgrade()
-    migrated.close()
-    holder = sqlite3.connect(tmp_path / "receiver.db", isolation_level=None)
-    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-    holder.execute("BEGIN EXCLUSIVE")
-    holder.execute("DELETE FROM invitations")
-    try:
-        exc = outage(sqlite_url)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+def test_a_locked_sqlite_file_is_locked(locked_sqlite):
+    exc = outage(locked_sqlite)
     assert exc.kind == causes.LOCKED and "is locked" in str(exc)
 
 

@@ -5,6 +5,10 @@ that userId's traits first, then the anonymousId's set with the same userId or w
 userId uses only anonymousId traits set with none.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 import requests
 from alembic import command
@@ -95,14 +99,21 @@ def test_customer_traits_rules():
     assert customer_traits(None, None, recalled) == {}
 
 
-def test_anonymous_traits_stored_before_the_upgrade_serve_nobody(sqlite_url, tmp_path):
-    """Rows older than the column cannot say whose message set them: the migration marks them unknown."""
-    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
+@contextmanager
+def at_revision(store: Store, revision: str) -> Iterator[Any]:
+    """``store``'s database migrated up to ``revision`` alone, and a connection to it in a transaction."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+        command.upgrade(config, revision)
+        yield conn
+
+
+def test_anonymous_traits_stored_before_the_upgrade_serve_nobody(sqlite_url, tmp_path):
+    """Rows older than the column cannot say whose message set them: the migration marks them unknown."""
+    store = Store(sqlite_url, data_key=DATA_KEY_BYTES)
+    with at_revision(store, "0002") as conn:
         conn.exec_driver_sql("INSERT INTO user_traits (identity, name, value, observed_at, updated_at) VALUES "
                              "('anon:old', 'email', '\"old@example.com\"', '2026-01-01', '2026-01-01'), "
                              "('user:old', 'email', '\"user@example.com\"', '2026-01-01', '2026-01-01')")
@@ -119,11 +130,7 @@ def test_an_upgrade_made_without_data_key_leaves_the_keys_to_the_next_store_that
     """``db upgrade`` needs no DATA_KEY; the addresses stored before address keys get theirs from the next
     upgrade that has it (the worker's or a command's start on SQLite, the next release on PostgreSQL)."""
     old = Store(sqlite_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with old.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0005")
+    with at_revision(old, "0005") as conn:
         conn.exec_driver_sql("INSERT INTO user_traits (identity, name, value, observed_at, updated_at, user_id) VALUES "
                              "('user:old', 'email', '\"Old@Example.com\"', '2026-01-01', '2026-01-01', 'old')")
     old.upgrade()  # without DATA_KEY: migrated, no key given

@@ -2,8 +2,7 @@
 the engine's ``handle_error`` hook translates the driver's errors, so no call needs its own guard. Programming
 errors stay what they are, and a pooled connection the server dropped is replaced without an error."""
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -26,21 +25,6 @@ OPERATIONS: dict[str, Callable[[Store, object], object]] = {
     "claim": lambda store, now: store.outbox.claim(now=now, limit=1, lease_seconds=60),
     "counts": lambda store, now: store.reports.counts(),
 }
-
-
-@pytest.fixture
-def locked_sqlite(sqlite_url: str, tmp_path) -> Iterator[str]:
-    """A migrated SQLite file that another connection holds exclusively (reads are locked out too)."""
-    migrated = Store(sqlite_url, data_key=DATA_KEY_BYTES)
-    migrated.upgrade()
-    migrated.close()
-    holder = sqlite3.connect(tmp_path / "receiver.db", isolation_level=None)
-    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-    holder.execute("BEGIN EXCLUSIVE")
-    holder.execute("DELETE FROM invitations")
-    yield sqlite_url
-    holder.execute("ROLLBACK")
-    holder.close()
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
