@@ -342,7 +342,8 @@ def wsgi_receiver(database: str, workdir: Path) -> Iterator[tuple[Any, Any]]:
                 handler.setStream(devnull)
         # DB_TIMEOUT at its most: a 1,000-message batch on a busy machine may take seconds before it reaches the store
         settings = load_settings(keys_environ(database, workdir) | {"DB_TIMEOUT": "9s"}, intake=True)
-        store = Store(settings.database.url, timeout_seconds=settings.database.timeout)
+        store = Store(settings.database.url, timeout_seconds=settings.database.timeout,
+                      data_key=settings.database.data_key)
         try:
             store.upgrade()
             yield create_app(settings, store=store), store
