@@ -570,17 +570,9 @@ def load_database(environ: Mapping[str, str] | None = None, *, data_key: bool = 
     need, ``DATA_KEY`` included; with ``data_key=False`` what ``status``, ``retry``, ``purge`` and ``db upgrade``
     need, which find nobody by address (``DATA_KEY`` read when set, not asked for)."""
     environ = environment() if environ is None else environ
-    if data_key:
-        values, problems = read_group(DATABASE, environ)
-    else:
-        values, problems = read([s for s in settings_in(DATABASE) if s.name != "DATA_KEY"], environ)
-        values = {BY_NAME[name].attr or name: value for name, value in values.items()}
-        if given(environ, "DATA_KEY"):
-            key, key_problems = read_group(DATABASE, environ)
-            values["data_key"], problems = key["data_key"], problems + [
-                line for line in key_problems if line.startswith("DATA_KEY")]
-        else:
-            values["data_key"] = b""
+    values, problems = read_group(DATABASE, environ)
+    if not data_key:  # not asked for: unset is fine, a value that is set must still be a key
+        problems = [line for line in problems if line != BY_NAME["DATA_KEY"].missing()]
     if problems:
         raise ConfigError(problems)
     return DatabaseSettings(**values)

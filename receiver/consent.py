@@ -47,6 +47,7 @@ def sync_audiences(store: Store, updates: Sequence[TraitUpdate], names: Sequence
         return
     recalled = store.traits.recalled(touched)
     adds: dict[str, list[str]] = {}
+    releases: dict[str, list[str]] = {}
     for identity, traits in recalled.items():
         if identity.startswith("user:"):  # one customer: its traits go together whoever set them
             traits = {name: StoredTrait(trait.value, "", trait.address_key) for name, trait in traits.items()}
@@ -55,10 +56,9 @@ def sync_audiences(store: Store, updates: Sequence[TraitUpdate], names: Sequence
             continue
         key = known.address_key
         for name, opted_out in _changes(traits, names):
-            if opted_out:
-                adds.setdefault(audience_reason(name), []).append(key)
-            else:
-                store.suppressions.remove(key, reason=audience_reason(name))
+            (adds if opted_out else releases).setdefault(audience_reason(name), []).append(key)
+    for reason, keys in releases.items():  # one statement per reason, as for the adds
+        store.suppressions.remove_many(keys, reason=reason)
     for reason, keys in adds.items():
         store.suppressions.add_many(keys, reason, now=now)
 
