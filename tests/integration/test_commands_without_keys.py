@@ -3,8 +3,10 @@ with nothing but a database can run them."""
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 
 from receiver.cli import main
+from receiver.store import Store, suppression_list
 
 COMMANDS = [["status"], ["retry"], ["retry", "--dead"], ["purge"], ["db", "upgrade"], ["config"]]
 # these find customers by address key: DATA_KEY, never a Trustpilot key
@@ -40,3 +42,19 @@ def test_config_lists_what_is_not_set_yet_and_still_fails_on_a_value_it_cannot_u
 def test_they_still_refuse_a_database_setting_they_cannot_use():
     result = CliRunner().invoke(main, ["status"], env={"DATABASE_URL": "mysql://x"})
     assert result.exit_code == 2 and "configuration error: DATABASE_URL" in result.output
+
+
+@pytest.mark.parametrize("command", ["forget", "suppress", "unsuppress"])
+@pytest.mark.parametrize("email", ["not an email", "a" * 65 + "@example.com", "jane@exa mple.com"])
+def test_an_address_no_order_could_carry_is_refused_and_lists_nothing(command, email, sqlite_url):
+    """The operator's address is checked as intake checks one: a local part over 64 octets is no address."""
+    result = CliRunner().invoke(main, [command, email], env={"DATABASE_URL": sqlite_url, "DATA_KEY": "a" * 64,
+                                                              **NO_KEYS})
+    assert result.exit_code == 2 and "Invalid email address" in result.output
+    store = Store(sqlite_url)
+    try:
+        store.upgrade()
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(suppression_list)).scalar() == 0
+    finally:
+        store.close()
