@@ -295,13 +295,14 @@ class Database:
                     return not busy
                 time.sleep(CHECKPOINT_PAUSE)
 
-    def prepared(self, statement: Any, columns: Sequence[str], table: Table | None = None) -> Prepared:
-        """``statement`` compiled once for this dialect, for rows of ``columns`` (see ``Prepared``): the columns of
-        ``table`` (an INSERT's own table when not given) of the same names say how each value is bound."""
+    def prepared(self, statement: Any, columns: Sequence[str], *tables: Table) -> Prepared:
+        """``statement`` compiled once for this dialect, for rows of ``columns`` (see ``Prepared``): the column of
+        that name in the first of ``tables`` (an INSERT's own table when none is given) says how a value is bound."""
         dialect = self.engine.dialect
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-        table = statement.table if table is None else table
-        processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
+        owners = tables or (statement.table,)
+        types = {name: next(table.c[name].type for table in owners if name in table.c) for name in columns}
+        processors = {name: types[name].dialect_impl(dialect).bind_processor(dialect) for name in columns}
         names = tuple(compiled.positiontup) if dialect.positional else tuple(columns)
         return Prepared(str(compiled), names, tuple(processors[name] for name in names), dialect.positional)
 

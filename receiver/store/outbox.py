@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
@@ -44,6 +45,7 @@ from .schema import (
     SENDING,
     SENT,
     SUPPRESSED,
+    customer_keys,
     invitations,
     queued,
 )
@@ -95,6 +97,12 @@ _CLAIMED = ("id", "message_id", "email", "name", "ref", "skus", "tags", "locale"
 
 
 _SUBJECT = "_subject"  # in a row's values until it is sealed: what its email and name are sealed under
+
+
+def _sealed(row: dict[str, Any], keys: Keyring) -> dict[str, Any]:
+    """A row's values with its email and name sealed under its subject's key (and the subject left out)."""
+    return {**{name: value for name, value in row.items() if name != _SUBJECT},
+            "email": keys.seal(row[_SUBJECT], row["email"]), "name": keys.seal(row[_SUBJECT], row["name"])}
 
 
 def _job(row: Any, token: str, keys: Keyring) -> Job:
@@ -172,9 +180,13 @@ class Outbox:
     @functools.cached_property
     def _insert_one_row(self) -> Prepared:
         """The single message's INSERT (most requests), compiled once: 0.03-0.04 ms less per request."""
-        columns = tuple(name for name in self._values(NewInvitation(Invitation("", "", "", "")), "", datetime.now(UTC))
-                        if name != _SUBJECT)
-        return self.database.prepared(self._insert_statement, columns)
+        return self.database.prepared(self._insert_statement, self._columns)
+
+    @functools.cached_property
+    def _columns(self) -> tuple[str, ...]:
+        """The columns a new invitation's row gives a value (``_values``)."""
+        return tuple(name for name in self._values(NewInvitation(Invitation("", "", "", "")), "", datetime.now(UTC))
+                     if name != _SUBJECT)
 
     def _insert(self, values: list[dict[str, Any]]) -> set[str]:
         """The message ids of the rows ``values`` stored (the others were duplicates), in one transaction with the
@@ -184,17 +196,70 @@ class Outbox:
         return self.database.once_more(lambda: self._insert_once(values))
 
     def _insert_once(self, values: list[dict[str, Any]]) -> set[str]:
+        if len(values) == 1:
+            stored = self._insert_guarded(values[0])
+            if stored is not None:
+                return stored
         with self.database.intake_write(), self.database.writing(one_statement=False) as conn:
             keys = self.sealer.keyring([row[_SUBJECT] for row in values], now=values[0]["created_at"], conn=conn)
-            sealed = [{**{name: value for name, value in row.items() if name != _SUBJECT},
-                       "email": keys.seal(row[_SUBJECT], row["email"]),
-                       "name": keys.seal(row[_SUBJECT], row["name"])} for row in values]
+            sealed = [_sealed(row, keys) for row in values]
             if len(sealed) == 1:
                 one = self._insert_one_row
                 return {found[0] for found in conn.exec_driver_sql(one.sql, one.parameters(sealed[0]))}
             # executemany: SQLAlchemy sends the rows as pages of multi-row INSERTs ("insertmanyvalues"),
             # compiled once and well inside each database's limit on bound parameters.
             return {found.message_id for found in conn.execute(self._insert_statement, sealed)}
+
+    @functools.cached_property
+    def _guarded(self) -> tuple[Prepared, Prepared | None]:
+        """A single message's INSERT that seals with a key it does not read first (``_insert_guarded``), compiled
+        once: ``known``, sealed with a key this process has in memory, stores the row only if that key is still the
+        stored one (never writes the key); ``fresh`` (PostgreSQL only: SQLite has no data-modifying CTE), sealed with
+        a new key, stores the key and the row only if the customer had no key yet."""
+        columns = self._columns
+        subject = bindparam("subject", type_=customer_keys.c.subject.type)
+        secret = bindparam("secret", type_=customer_keys.c.secret.type)
+        row = select(*(bindparam(name, type_=invitations.c[name].type) for name in columns))
+        insert = self.database.insert(invitations)
+
+        def guarded(condition: Any) -> Any:
+            return (insert.from_select(columns, row.where(condition))
+                    .on_conflict_do_nothing().returning(invitations.c.message_id))
+
+        names = (*columns, "subject", "secret")
+        known = guarded(select(customer_keys.c.subject).where(
+            customer_keys.c.subject == subject, customer_keys.c.secret == secret).exists())
+        prepared_known = self.database.prepared(known, names, invitations, customer_keys)
+        if self.database.dialect != "postgresql":
+            return prepared_known, None
+        made = (self.database.insert(customer_keys)
+                .values(subject=subject, secret=secret,
+                        created_at=bindparam("created_at", type_=customer_keys.c.created_at.type))
+                .on_conflict_do_nothing().returning(customer_keys.c.subject).cte("made"))
+        fresh = guarded(select(made.c.subject).exists()).add_cte(made)
+        return prepared_known, self.database.prepared(fresh, names, invitations, customer_keys)
+
+    def _insert_guarded(self, row: dict[str, Any]) -> set[str] | None:
+        """One message stored in one statement, without reading its customer's key (None: not stored that way, for
+        the general path to decide, e.g. a duplicate, or a key that changed). A returning customer's key is in this
+        process's memory (``Sealer.recent``); on PostgreSQL a new customer's key is made in the same statement, so
+        that either way the write is one autocommitted round trip where reading the key made it four (BEGIN, the
+        key, the INSERT, COMMIT)."""
+        subject = row[_SUBJECT]
+        secret = self.sealer.recent.get(subject)
+        known, fresh = self._guarded
+        statement = known if secret is not None else fresh
+        if statement is None:
+            return None
+        if secret is None:
+            secret = AESGCM.generate_key(bit_length=256)
+        parameters = {**_sealed(row, Keyring({subject: secret})), "subject": subject, "secret": secret}
+        with self.database.intake_write(), self.database.writing(one_statement=True) as conn:
+            found = conn.exec_driver_sql(statement.sql, statement.parameters(parameters)).scalar()
+        if found is None:
+            return None
+        self.sealer.recent.put({subject: secret})
+        return {found}
 
     def _insert_one(self, values: dict[str, Any]) -> bool | None:
         try:

@@ -22,8 +22,10 @@ import functools
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +44,8 @@ NONCE_LENGTH = 12
 KEY_CHUNK = 500  # subjects per statement
 COMPACT_PAUSE = 0.05  # seconds between two tries of a rewrite a lock held up
 UNUSED_GRACE = timedelta(minutes=10)  # a key younger than this may be about to seal a row still being written
+RECENT_KEYS = 4096  # keys a process keeps in memory to seal with (RecentKeys)
+RECENT_SECONDS = 300.0  # and for how long at most
 _READ = select(customer_keys.c.subject, customer_keys.c.secret).where(
     customer_keys.c.subject.in_(bindparam("subjects", expanding=True)))
 _CELL = re.compile(rf"s1\.([0-9a-f]{{{SUBJECT_LENGTH}}})\.([A-Za-z0-9_-]+=*)")
@@ -99,11 +103,51 @@ class Keyring:
         return None if text is None else json.loads(text)
 
 
+class RecentKeys:
+    """The keys this process sealed with lately (subject to secret), so that a customer's next message can be sealed
+    without reading its key first: at most ``size`` of them (the least recently used goes first), each for at most
+    ``seconds`` (a shredded key does not stay in a process's memory long). A cached secret is only ever *checked*
+    against the stored key by the statement that seals with it, never written again: a key shredded meanwhile is
+    not brought back (``Outbox``'s guarded insert)."""
+
+    def __init__(self, size: int = RECENT_KEYS, seconds: float = RECENT_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.size, self.seconds, self._clock = size, seconds, clock
+        self._keys: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subject: str) -> bytes | None:
+        with self._lock:
+            found = self._keys.get(subject)
+            if found is None:
+                return None
+            if found[1] <= self._clock():
+                del self._keys[subject]
+                return None
+            self._keys.move_to_end(subject)
+            return found[0]
+
+    def put(self, keys: dict[str, bytes]) -> None:
+        until = self._clock() + self.seconds
+        with self._lock:
+            for subject, secret in keys.items():
+                self._keys[subject] = (secret, until)
+                self._keys.move_to_end(subject)
+            while len(self._keys) > self.size:
+                self._keys.popitem(last=False)
+
+    def drop(self, subjects: Iterable[str]) -> None:
+        with self._lock:
+            for subject in subjects:
+                self._keys.pop(subject, None)
+
+
 class Sealer:
     """The subjects of the values to seal, their keys (made when first needed), and their erasure."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, recent: RecentKeys | None = None):
         self.database = database
+        self.recent = RecentKeys() if recent is None else recent
         # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): the rows this call made, not a racer's
         self._make = (database.insert(customer_keys).on_conflict_do_nothing()
                       .returning(customer_keys.c.subject, customer_keys.c.secret))
@@ -143,9 +187,12 @@ class Sealer:
         if not wanted:
             return Keyring({})
         if conn is not None:
-            return Keyring(self._get_or_make(conn, wanted, now))
-        with self.database.writing(one_statement=False) as own:
-            return Keyring(self._get_or_make(own, wanted, now))
+            keys = self._get_or_make(conn, wanted, now)
+        else:
+            with self.database.writing(one_statement=False) as own:
+                keys = self._get_or_make(own, wanted, now)
+        self.recent.put(keys)
+        return Keyring(keys)
 
     def opener(self, conn: Connection, cells: Iterable[Any]) -> Keyring:
         """The keys that open ``cells`` (sealed or not), read on ``conn``; a cell whose key is gone opens as None."""
@@ -202,10 +249,11 @@ class Sealer:
             found.update(self._fetch(conn, [subject for subject in missing if subject not in found]))  # a race's
         return found
 
-    @staticmethod
-    def shred(conn: Connection, subjects: Iterable[str]) -> int:
-        """Delete the keys of ``subjects`` (in the caller's transaction); how many there were."""
+    def shred(self, conn: Connection, subjects: Iterable[str]) -> int:
+        """Delete the keys of ``subjects`` (in the caller's transaction), and this process's copies; how many there
+        were."""
         wanted = sorted(set(subjects))
+        self.recent.drop(wanted)
         return sum(conn.execute(delete(customer_keys).where(customer_keys.c.subject.in_(chunk))).rowcount
                    for chunk in _chunks(wanted))
 
