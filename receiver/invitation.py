@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from .segment import EMAIL_KEYS, ORDER_EVENTS, SKU_KEYS, Message, lookup
+from .segment import EMAIL_KEYS, ORDER_EVENTS, SKU_KEYS, Message, lookup, lookup_each
 from .text import (
     MAX_TAG,
     clean_text,
@@ -138,9 +138,11 @@ def customer_name(properties: Mapping[str, Any], traits: Iterable[Mapping[str, A
     return name_and_source(named, default)[0]
 
 
-def _name_part(source: Mapping[str, Any], key: str) -> tuple[str, str] | None:
+_NAME_KEYS = ("first_name", "last_name", "surname", "name")
+
+
+def _name_part(found: tuple[str, Any] | None) -> tuple[str, str] | None:
     """(the key it was under, the text) of one part of a name; None when absent or a placeholder."""
-    found = lookup(source, (key,))
     text = clean_text(found[1], MAX_NAME) if found else ""
     return (found[0], text) if found and text else None
 
@@ -148,14 +150,16 @@ def _name_part(source: Mapping[str, Any], key: str) -> tuple[str, str] | None:
 def _name_candidates(source: Mapping[str, Any]) -> list[list[tuple[str, str]]]:
     """The ways one source names the customer, best first: ``first_name`` + ``last_name`` (or ``surname``) win
     over ``name`` (a WooCommerce ``name`` is the login), which wins over a lone first or last name."""
-    first = _name_part(source, "first_name")
-    last = _name_part(source, "last_name") or _name_part(source, "surname")
-    name = _name_part(source, "name")
+    parts = lookup_each(source, _NAME_KEYS)
+    first = _name_part(parts.get("first_name"))
+    surname = _name_part(parts.get("surname"))
+    last = _name_part(parts.get("last_name")) or surname
+    name = _name_part(parts.get("name"))
     candidates = []
     if first and last:
         candidates.append([first, last])
     if name:
-        candidates.append([part for part in (name, _name_part(source, "surname")) if part])
+        candidates.append([part for part in (name, surname) if part])
     if first or last:
         candidates.append([part for part in (first, last) if part])
     return candidates
@@ -183,7 +187,7 @@ def product_skus(products: Any, sku_map: Mapping[str, str] | None = None) -> tup
     skus = []
     for product in products:
         if isinstance(product, dict):
-            candidates = [clean_text(found[1], MAX_SKU) for key in SKU_KEYS if (found := lookup(product, (key,)))]
+            candidates = [clean_text(found[1], MAX_SKU) for found in lookup_each(product, SKU_KEYS).values()]
             candidates = [candidate for candidate in candidates if candidate]
             mapped = next((sku_map[candidate] for candidate in candidates if candidate in sku_map), None)
             skus.append(mapped or (candidates[0] if candidates else ""))

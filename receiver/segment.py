@@ -144,6 +144,18 @@ def lookup(source: Mapping[str, Any], names: Iterable[str], *, keep_null: bool =
     return given
 
 
+def lookup_each(source: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, tuple[str, Any]]:
+    """``lookup(source, (name,))`` for each of ``names``, in one pass over ``source``: each name that has a value,
+    with its hit (a name's several keys tried in the order sent, a value that says nothing skipped)."""
+    ranks = _ranks(names)
+    hits: dict[str, tuple[str, Any]] = {}
+    for key, value in source.items():
+        if isinstance(key, str) and (squashed := squash(key)) in ranks and squashed not in hits \
+                and not is_absent(value):
+            hits[squashed] = (key, value)
+    return {name: hits[squashed] for name in names if (squashed := squash(name)) in hits}
+
+
 def _message_id_for(raw: dict[str, Any]) -> str:
     """A stable id for a message that came without one: the same body always gets the same id."""
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
