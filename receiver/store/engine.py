@@ -19,7 +19,6 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -29,7 +28,6 @@ from ..privacy import stored_address_key
 from . import causes
 
 T = TypeVar("T")
-TURN_POLL = 0.0005  # seconds between two looks at the SQLite intake turn another web process holds
 
 
 class MissingDataKey(RuntimeError):
@@ -185,12 +183,6 @@ class Database:
         # handler in steps of up to 100 ms: a web process's threads queue here for their intake writes
         # instead, woken as soon as the one before them commits (p99 over 100 ms without it).
         self._sqlite_writer = threading.Lock() if self.dialect == "sqlite" else None
-        # and the web processes take turns on a file lock beside the database, for the same reason: a writer that
-        # waits there is woken as soon as the other process's write ends, where SQLite's busy handler would sleep
-        # on, and a busy process's threads take the turn again and again (starving the other: the p99)
-        path = self.engine.url.database if self.dialect == "sqlite" else None
-        self._sqlite_turn = (FileLock(f"{path}-intake.lock", thread_local=False, preserve_lock_file=True)
-                             if path and path != ":memory:" and not path.startswith("file:") else None)
 
     @property
     def has_data_key(self) -> bool:
@@ -234,17 +226,7 @@ class Database:
         if not self._sqlite_writer.acquire(timeout=self.time_left()):
             raise StoreUnavailable(causes.describe(causes.LOCKED, self.url), kind=causes.LOCKED)
         try:
-            if self._sqlite_turn is None:
-                yield
-                return
-            try:
-                self._sqlite_turn.acquire(timeout=self.time_left(), poll_interval=TURN_POLL)
-            except Timeout:
-                raise StoreUnavailable(causes.describe(causes.LOCKED, self.url), kind=causes.LOCKED) from None
-            try:
-                yield
-            finally:
-                self._sqlite_turn.release()
+            yield
         finally:
             self._sqlite_writer.release()
 

@@ -1,5 +1,5 @@
-"""On SQLite, the threads of one web process, and the web processes, take turns for their intake writes (instead of
-sleeping in SQLite's busy handler), and a turn that does not come within DB_TIMEOUT is a StoreUnavailable (a 503)."""
+"""On SQLite, the threads of one web process take turns for their intake writes (instead of sleeping in
+SQLite's busy handler), and a turn that does not come within DB_TIMEOUT is a StoreUnavailable (a 503)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -46,16 +46,3 @@ def test_a_turn_that_does_not_come_within_the_timeout_is_store_unavailable(sqlit
         thread.join()
     assert store.outbox.add([order(1)], domain="example.com", now=clock()) == [True]
     store.close()
-
-
-def test_two_stores_threads_all_store_their_orders(sqlite_url, clock):
-    """Two stores on one file, as two web processes have (each its turn lock and its file lock)."""
-    stores = [Store(sqlite_url, timeout_seconds=5, data_key=DATA_KEY_BYTES) for _ in range(2)]
-    stores[0].upgrade()
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(
-            lambda n: stores[n % 2].outbox.add([order(n)], domain="example.com", now=clock()), range(400)))
-    assert results == [[True]] * 400
-    assert stores[0].reports.counts()["pending"] == 400
-    for store in stores:
-        store.close()
