@@ -50,6 +50,9 @@ def fill(database: str, count: int, *, state: str, start: int = 0) -> float:
             for first in range(start, start + count, FILL_CHUNK):
                 rows = [{"message_id": f"fill-{n}", "domain": DOMAIN, "ref": f"R-{n}", "order_key": f"R-{n}",
                          "email": f"customer{n}@example.com", "name": "Jane Roe", "skus": ["SKU-1"],
+                         # keyed as intake keys them: a row without its key is one from before address keys,
+                         # which every `receiver db upgrade` would give one, a million single-row updates
+                         "address_key": outbox.address_key(f"customer{n}@example.com"),
                          "tags": ["segment"], "locale": "en-GB", "state": state, "attempts": 1 if state != "pending" else 0,
                          "next_attempt_at": now - timedelta(seconds=1), "created_at": now, "updated_at": now,
                          "sent_at": now if state == "sent" else None}

@@ -24,6 +24,7 @@ SEED = ROOT / "fixtures" / "order-completed-seed.json"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/bench"
 API_KEY = "bench-key"
 DOMAIN = "bench.example.com"
+DATA_KEY = b"d" * 32  # the receiver processes' DATA_KEY (keys_environ)
 CALLBACK_SECRET = "whsec_" + base64.b64encode(b"receiver benchmark callback secret").decode()
 
 T = TypeVar("T")
@@ -88,7 +89,7 @@ def keys_environ(database: str, workdir: Path) -> dict[str, str]:
         "TRUSTPILOT_DOMAIN": DOMAIN,
         "TRUSTPILOT_ENCRYPT_KEY": base64.b64encode(b"e" * 32).decode(),
         "TRUSTPILOT_AUTH_KEY": base64.b64encode(b"a" * 32).decode(),
-        "DATA_KEY": base64.b64encode(b"d" * 32).decode(),
+        "DATA_KEY": base64.b64encode(DATA_KEY).decode(),
         "SEGMENT_API_KEYS": API_KEY,
         "SENDER": "log",
         "PYTHONUNBUFFERED": "1",
@@ -290,6 +291,7 @@ class Outbox:
     invitations: Any
     dialect: str
     sent: str  # the state of a sent invitation
+    address_key: Callable[[str], str | None]  # an address's key, as intake stores it beside the address
 
 
 @contextmanager
@@ -298,10 +300,11 @@ def opened_outbox(database: str) -> Iterator[Outbox]:
     from receiver.config import database_url
     from receiver.store import SENT, Store, invitations
 
-    store = Store(database_url(database))
+    store = Store(database_url(database), data_key=DATA_KEY)  # the receiver's: rows keyed as it keys them
     try:
         store.upgrade()
-        yield Outbox(engine=store.engine, invitations=invitations, dialect=store.dialect, sent=SENT)
+        yield Outbox(engine=store.engine, invitations=invitations, dialect=store.dialect, sent=SENT,
+                     address_key=store.address_key)
     finally:
         store.close()
 
