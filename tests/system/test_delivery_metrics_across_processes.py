@@ -35,6 +35,10 @@ def test_the_web_process_counts_what_two_worker_processes_delivered(store, datab
             workers = [start_worker(env, tmp_path) for _ in range(2)]
             try:
                 assert sink.wait_for(lambda got: len(got) == 20, timeout=90), "the workers never delivered all 20"
+                # one worker can deliver all 20 before the other is up: a SIGTERM before it has its handler is an
+                # exit by the signal, not the graceful stop asserted below
+                wait_until(lambda: all("worker started" in worker.log_path.read_text() for worker in workers),
+                           "both workers to have started")
             finally:
                 stop(workers)
             # the gauges' snapshot is at most 15 s old
