@@ -145,9 +145,9 @@ class RecentKeys:
 class Sealer:
     """The subjects of the values to seal, their keys (made when first needed), and their erasure."""
 
-    def __init__(self, database: Database, recent: RecentKeys | None = None):
+    def __init__(self, database: Database):
         self.database = database
-        self.recent = RecentKeys() if recent is None else recent
+        self.recent = RecentKeys()  # this process's keys, which Outbox's one-statement insert seals with
         # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): the rows this call made, not a racer's
         self._make = (database.insert(customer_keys).on_conflict_do_nothing()
                       .returning(customer_keys.c.subject, customer_keys.c.secret))
